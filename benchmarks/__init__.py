@@ -1,0 +1,1 @@
+"""ramvid-bench: protocols, runner, tables and the command line."""
