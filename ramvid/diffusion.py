@@ -1,0 +1,159 @@
+"""Gaussian diffusion math: a float64 schedule and small stateless functions over it.
+
+Follows improved-diffusion as RaMViD uses it: linear betas, eps prediction, fixed *large* variance,
+timesteps shown to the network rescaled to [0, 1000) ("rescale_timesteps"). Named schedules may be
+added, never changed.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+import torch
+
+# eps = denoiser(x_t [B,C,T,H,W], t [B] float model-scale timesteps in [0, 1000))
+Denoiser = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def _frozen(a: np.ndarray) -> np.ndarray:
+    a = np.ascontiguousarray(a)
+    a.setflags(write=False)
+    return a
+
+
+@dataclass(frozen=True, eq=False)
+class Schedule:
+    """All per-step buffers of one (possibly respaced) diffusion chain, float64 [S].
+
+    ``timestep_map[i]`` is the original step index of step ``i``; ``original_steps`` is the length
+    of the chain the model was trained on (needed to rescale timesteps for the network).
+    """
+
+    betas: np.ndarray
+    alphas_cumprod: np.ndarray
+    alphas_cumprod_prev: np.ndarray
+    posterior_variance: np.ndarray
+    posterior_log_variance_clipped: np.ndarray
+    posterior_mean_coef1: np.ndarray
+    posterior_mean_coef2: np.ndarray
+    model_log_variance: np.ndarray  # fixed large: log(betas), with posterior_variance[1] at step 0
+    timestep_map: np.ndarray  # int64 [S]
+    original_steps: int
+
+    @property
+    def steps(self) -> int:
+        return len(self.betas)
+
+    @classmethod
+    def from_betas(cls, betas: np.ndarray, timestep_map: np.ndarray | None = None,
+                   original_steps: int | None = None) -> Schedule:
+        """Derive every buffer from ``betas`` (float64 [S], each in (0, 1])."""
+        betas = np.asarray(betas, dtype=np.float64)
+        if betas.ndim != 1 or len(betas) < 1 or (betas <= 0).any() or (betas > 1).any():
+            raise ValueError("betas must be a non-empty 1-D array with values in (0, 1]")
+        steps = len(betas)
+        ac = np.cumprod(1.0 - betas)
+        ac_prev = np.append(1.0, ac[:-1])
+        post_var = betas * (1.0 - ac_prev) / (1.0 - ac)
+        # post_var[0] == 0: improved-diffusion substitutes post_var[1] before taking the log.
+        first = post_var[1] if steps > 1 else betas[0]
+        tmap = np.arange(steps) if timestep_map is None else np.asarray(timestep_map)
+        return cls(
+            betas=_frozen(betas),
+            alphas_cumprod=_frozen(ac),
+            alphas_cumprod_prev=_frozen(ac_prev),
+            posterior_variance=_frozen(post_var),
+            posterior_log_variance_clipped=_frozen(np.log(np.append(first, post_var[1:]))),
+            posterior_mean_coef1=_frozen(betas * np.sqrt(ac_prev) / (1.0 - ac)),
+            posterior_mean_coef2=_frozen((1.0 - ac_prev) * np.sqrt(1.0 - betas) / (1.0 - ac)),
+            model_log_variance=_frozen(np.log(np.append(first, betas[1:]))),
+            timestep_map=_frozen(tmap.astype(np.int64)),
+            original_steps=int(steps if original_steps is None else original_steps),
+        )
+
+    @classmethod
+    def linear(cls, steps: int = 1000) -> Schedule:
+        """improved-diffusion's "linear": betas linspace(1e-4, 0.02) scaled by 1000 / steps."""
+        if steps < 1:
+            raise ValueError(f"diffusion steps must be >= 1, got {steps}")
+        scale = 1000.0 / steps
+        return cls.from_betas(np.linspace(scale * 1e-4, scale * 0.02, steps, dtype=np.float64))
+
+    def respace(self, n: int) -> Schedule:
+        """Keep ``n`` evenly strided steps (improved-diffusion ``space_timesteps`` with one section).
+
+        Betas are recomputed from the kept ``alphas_cumprod`` so the marginals q(x_t | x_0) match.
+        """
+        if not 1 <= n <= self.steps:
+            raise ValueError(f"cannot respace {self.steps} diffusion steps to {n}; use 1..{self.steps}")
+        stride = (self.steps - 1) / (n - 1) if n > 1 else 1.0
+        keep_set, cur = set(), 0.0
+        for _ in range(n):  # cumulative float sum and Python's round, exactly as improved-diffusion
+            keep_set.add(round(cur))
+            cur += stride
+        keep = sorted(keep_set)
+        if len(keep) != n:
+            raise ValueError(f"cannot divide {self.steps} steps into {n} distinct steps")
+        ac = self.alphas_cumprod[keep]
+        betas = 1.0 - ac / np.append(1.0, ac[:-1])
+        return Schedule.from_betas(betas, self.timestep_map[keep], self.original_steps)
+
+
+def extract(arr: np.ndarray, t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """Gather float64 ``arr[t]`` and return it as ``like``'s dtype/device, shaped [B, 1, ..., 1].
+
+    Indexing happens on the CPU in float64; only the gathered values are cast (MPS has no float64).
+    """
+    vals = torch.from_numpy(arr[t.detach().cpu().numpy()]).to(device=like.device, dtype=like.dtype)
+    return vals.view(-1, *([1] * (like.ndim - 1)))
+
+
+def model_timesteps(schedule: Schedule, t: torch.Tensor) -> torch.Tensor:
+    """Step indices [B] -> what the network sees: original index * 1000 / original_steps, float."""
+    orig = torch.from_numpy(schedule.timestep_map[t.detach().cpu().numpy()]).to(t.device)
+    return orig.float() * (1000.0 / schedule.original_steps)
+
+
+def q_sample(schedule: Schedule, x0: torch.Tensor, t: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+    """x_t = sqrt(abar_t) x0 + sqrt(1 - abar_t) noise; x0, noise [B, ...], t [B] step indices."""
+    ac = schedule.alphas_cumprod
+    return extract(np.sqrt(ac), t, x0) * x0 + extract(np.sqrt(1.0 - ac), t, x0) * noise
+
+
+def predict_x0_from_eps(schedule: Schedule, x_t: torch.Tensor, t: torch.Tensor,
+                        eps: torch.Tensor) -> torch.Tensor:
+    """x0 = sqrt(1/abar_t) x_t - sqrt(1/abar_t - 1) eps."""
+    ac = schedule.alphas_cumprod
+    return extract(np.sqrt(1.0 / ac), t, x_t) * x_t - extract(np.sqrt(1.0 / ac - 1.0), t, x_t) * eps
+
+
+def q_posterior_mean(schedule: Schedule, x0: torch.Tensor, x_t: torch.Tensor,
+                     t: torch.Tensor) -> torch.Tensor:
+    """Mean of q(x_{t-1} | x_t, x0) = coef1_t x0 + coef2_t x_t."""
+    return (extract(schedule.posterior_mean_coef1, t, x_t) * x0
+            + extract(schedule.posterior_mean_coef2, t, x_t) * x_t)
+
+
+class MeanVariance(NamedTuple):
+    mean: torch.Tensor  # [B, C, T, H, W]
+    log_variance: torch.Tensor  # [B, 1, 1, 1, 1]
+    pred_x0: torch.Tensor  # [B, C, T, H, W]
+
+
+def p_mean_variance(denoiser: Denoiser, schedule: Schedule, x_t: torch.Tensor, t: torch.Tensor,
+                    *, clip: bool = True) -> MeanVariance:
+    """Mean and (fixed large) log-variance of p(x_{t-1} | x_t) from an eps-predicting denoiser.
+
+    ``t`` [B] are step indices of ``schedule``; the denoiser gets ``model_timesteps(schedule, t)``.
+    ``clip`` clamps the x0 prediction to [-1, 1] (improved-diffusion's clip_denoised, default on).
+    """
+    eps = denoiser(x_t, model_timesteps(schedule, t))
+    if eps.shape != x_t.shape:
+        raise ValueError(f"denoiser returned shape {list(eps.shape)}, expected {list(x_t.shape)}")
+    pred_x0 = predict_x0_from_eps(schedule, x_t, t, eps)
+    if clip:
+        pred_x0 = pred_x0.clamp(-1.0, 1.0)
+    mean = q_posterior_mean(schedule, pred_x0, x_t, t)
+    return MeanVariance(mean, extract(schedule.model_log_variance, t, x_t), pred_x0)
