@@ -1,0 +1,313 @@
+"""RaMViD training loop: random-mask denoising with AdamW, grad clipping, EMA and exact resume.
+
+One step (REFERENCE.md section 1-2): for each of ``batch_size`` examples draw a clip, a random
+condition mask (p_U unconditional, else k ~ U{1..K} known frames), a timestep t ~ U{0..S-1} and
+noise; noise only the unknown frames, keep known frames clean, and regress eps on the noised
+frames only. Micro-batches accumulate gradients with each loss divided by their number.
+
+Every random draw of step ``s`` comes from ``make_generator(seed, s, item)`` (and the weight init
+from ``(seed, INIT_KEY)``), so a run interrupted at any checkpoint and resumed reaches bit-identical
+weights on CPU, and the examples do not depend on the micro-batch size.
+
+Output folder: ``config.json`` (the resolved RamvidConfig), ``run.json`` (seed, data, steps),
+``log.jsonl`` (one line per step: step, loss, grad_norm, lr, seconds) and ``ckpt-<step>.pt``
+every ``save_every`` steps and at the end; only the newest ``keep`` checkpoints are kept
+(``keep=0`` keeps all).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from ramvid import diffusion, masking
+from ramvid.checkpoint import (
+    checkpoint_name,
+    latest_checkpoint,
+    list_checkpoints,
+    read_checkpoint,
+    save_checkpoint,
+)
+from ramvid.config import RamvidConfig
+from ramvid.ema import Ema
+from ramvid.utils import atomic_write, git_hash, make_generator, resolve_device, seed_for
+from ramvid.video import to_model
+
+INIT_KEY = 2**31 - 1  # generator key for the weight init, apart from any step index
+DROPOUT_KEY = 2**31 - 2  # per-step key for the global RNG (dropout) inside forward passes
+
+
+class ClipSource(Protocol):
+    """What training needs from a ``ramvid.data.VideoSource``."""
+
+    def random_clip(self, generator: torch.Generator) -> np.ndarray: ...  # uint8 [T, H, W, 3]
+
+
+class TrainingDiverged(RuntimeError):
+    """Loss or gradient norm became NaN/inf; no checkpoint was written for that step."""
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    step: int  # optimizer steps completed in total
+    checkpoint: Path | None  # newest checkpoint on disk
+    last_loss: float | None  # loss of the last step run by this call (None if nothing ran)
+
+
+@dataclass
+class _State:
+    model: torch.nn.Module
+    opt: torch.optim.Optimizer
+    ema: Ema
+    step: int
+
+
+def resolve_train_config(config: RamvidConfig, *, batch_size: int | None = None,
+                         micro_batch: int | None = None, lr: float | None = None,
+                         ema_rate: float | None = None) -> RamvidConfig:
+    """Fold command-line overrides into ``config.train`` (validated by TrainConfig).
+
+    A micro-batch larger than the batch is capped to the batch.
+    """
+    t = config.train
+    bs = t.batch_size if batch_size is None else batch_size
+    mb = t.micro_batch if micro_batch is None else micro_batch
+    changes: dict[str, Any] = {"batch_size": bs, "micro_batch": min(mb, bs)}
+    if lr is not None:
+        changes["lr"] = float(lr)
+    if ema_rate is not None:
+        changes["ema_rate"] = float(ema_rate)
+    return config.replace(train=dataclasses.replace(t, **changes))
+
+
+def train(config: RamvidConfig, dataset: ClipSource, *, steps: int, out_dir: str | Path,
+          batch_size: int | None = None, micro_batch: int | None = None, resume: bool = False,
+          seed: int = 0, device: torch.device | str | None = "cpu", save_every: int = 1000,
+          keep: int = 3, ema_rate: float | None = None, lr: float | None = None,
+          log_every: int = 1, progress: bool = True, data_name: str | None = None,
+          data_path: str | None = None) -> TrainResult:
+    """Train until ``steps`` optimizer steps in total; checkpoints and logs go to ``out_dir``.
+
+    ``resume`` continues from the newest ``ckpt-<step>.pt`` there (settings not given are taken
+    from the checkpoint; model, masking, batch size, lr, EMA rate, seed and dataset must agree).
+    Without ``resume`` an ``out_dir`` that already holds checkpoints is refused.
+    Raises ``TrainingDiverged`` on a NaN/inf loss, leaving the last good checkpoint intact.
+    """
+    if steps < 1 or save_every < 1 or log_every < 1 or keep < 0:
+        raise ValueError("steps, save_every and log_every must be >= 1 and keep >= 0")
+    out_dir = Path(out_dir)
+    dev = resolve_device(device) if not isinstance(device, torch.device) else device
+    ckpt = _resume_source(out_dir, resume)
+    saved = read_checkpoint(ckpt) if ckpt is not None else None
+    base = RamvidConfig.from_dict(saved["config"]) if saved is not None else config
+    if saved is not None:  # the network and masking must match; train settings come from the ckpt
+        _check_same(_core(base, train=False), _core(config, train=False), ckpt, "--preset")
+    config = resolve_train_config(base, batch_size=batch_size, micro_batch=micro_batch, lr=lr,
+                                  ema_rate=ema_rate)
+    data = {"name": data_name or type(dataset).__name__,
+            "path": None if data_path is None else str(data_path)}
+    state = _new_state(config, seed, dev)
+    if saved is not None:
+        _restore(state, saved, config, seed, data, ckpt)
+    _write_run_files(out_dir, config, seed, steps, data, dev, ckpt, state.step)
+    return _loop(state, config, dataset, steps=steps, out_dir=out_dir, seed=seed, dev=dev,
+                 save_every=save_every, keep=keep, log_every=log_every, progress=progress, data=data)
+
+
+def _resume_source(out_dir: Path, resume: bool) -> Path | None:
+    newest = latest_checkpoint(out_dir)
+    if newest is not None and not resume:
+        raise ValueError(f"{out_dir} already holds checkpoints ({newest.name}); pass --resume to "
+                         "continue, or choose another --out")
+    return newest if resume else None
+
+
+def _new_state(config: RamvidConfig, seed: int, dev: torch.device) -> _State:
+    from ramvid.model import build_model
+
+    # Init on CPU from its own seed: the same weights on every device, independent of global RNG.
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed_for(seed, INIT_KEY))
+        model = build_model(config.model)
+    model = model.to(dev).train()
+    opt = torch.optim.AdamW(model.parameters(), lr=config.train.lr,
+                            weight_decay=config.train.weight_decay)
+    return _State(model=model, opt=opt, ema=Ema(model, config.train.ema_rate), step=0)
+
+
+def _core(config: RamvidConfig, train: bool = True) -> dict[str, Any]:
+    """Everything of a config that must not change on resume (micro_batch only changes memory)."""
+    d = config.to_dict()
+    d["train"] = {k: v for k, v in d["train"].items() if k != "micro_batch"} if train else {}
+    return d
+
+
+def _check_same(saved: dict[str, Any], now: dict[str, Any], ckpt: Path, hint: str, prefix: str = "") -> None:
+    for k in sorted(set(saved) | set(now)):
+        a, b = saved.get(k), now.get(k)
+        if isinstance(a, dict) and isinstance(b, dict):
+            _check_same(a, b, ckpt, hint, f"{prefix}{k}.")
+        elif a != b:
+            raise ValueError(f"--resume: {ckpt.name} was trained with {prefix}{k}={a!r}, this run asks "
+                             f"{b!r}; use the same {hint} or another --out")
+
+
+def _restore(state: _State, saved: dict[str, Any], config: RamvidConfig, seed: int,
+             data: dict[str, Any], ckpt: Path) -> None:
+    from ramvid.model import load_state_dict_checked
+
+    _check_same(_core(RamvidConfig.from_dict(saved["config"])), _core(config), ckpt, "settings")
+    if int(saved["rng"]["seed"]) != seed:
+        raise ValueError(f"--resume: {ckpt.name} was trained with --seed {int(saved['rng']['seed'])}, "
+                         f"this run asks {seed}; use the same --seed or another --out")
+    old = (saved.get("dataset") or {}).get("name")
+    if old is not None and old != data["name"]:
+        raise ValueError(f"--resume: {ckpt.name} was trained on dataset {old!r}, this run uses "
+                         f"{data['name']!r}; use the same --data or another --out")
+    load_state_dict_checked(state.model, saved["model"])
+    state.ema.load_state_dict(saved["ema"])
+    state.opt.load_state_dict(saved["optimizer"])
+    state.step = int(saved["step"])
+
+
+def _write_run_files(out_dir: Path, config: RamvidConfig, seed: int, steps: int,
+                     data: dict[str, Any], dev: torch.device, ckpt: Path | None, step: int) -> None:
+    def dump(obj: Any) -> Any:
+        return lambda p: p.write_text(json.dumps(obj, indent=2) + "\n")
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write(out_dir / "config.json", dump(config.to_dict()))
+    run = {"seed": seed, "steps": steps, "dataset": data, "device": str(dev), "git_hash": git_hash(),
+           "resumed_from": None if ckpt is None else ckpt.name}
+    atomic_write(out_dir / "run.json", dump(run))
+    _truncate_log(out_dir / "log.jsonl", step)
+
+
+def _truncate_log(path: Path, step: int) -> None:
+    """Drop log lines past ``step`` (steps run after the last checkpoint of an interrupted run)."""
+    if not path.exists():
+        return
+    lines = [ln for ln in path.read_text().splitlines() if ln.strip()]
+    kept = [ln for ln in lines if json.loads(ln)["step"] <= step]
+    atomic_write(path, lambda p: p.write_text("".join(ln + "\n" for ln in kept)))
+
+
+def draw_batch(dataset: ClipSource, config: RamvidConfig, seed: int, step: int, items: range,
+               schedule_steps: int) -> tuple[np.ndarray, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Examples ``items`` of step ``step``, each from its own generator (seed, step, item).
+
+    Returns clips uint8 [B,T,H,W,3], cond masks bool [B,T], t int64 [B], noise float32 [B,3,T,H,W].
+    """
+    clips, masks, ts, noises = [], [], [], []
+    t_frames, res = config.frames, config.resolution
+    for i in items:
+        g = make_generator(seed, step, i)
+        clip = np.asarray(dataset.random_clip(g))
+        if clip.shape != (t_frames, res, res, 3) or clip.dtype != np.uint8:
+            raise ValueError(f"dataset gives clips {clip.dtype} {list(clip.shape)} but the config needs "
+                             f"uint8 [{t_frames}, {res}, {res}, 3]; open it with frames={t_frames}, "
+                             f"resolution={res}")
+        clips.append(clip)
+        masks.append(masking.draw_train_masks(1, t_frames, config.mask.p_uncond, config.mask.max_cond, g)[0])
+        ts.append(torch.randint(schedule_steps, (1,), generator=g))
+        noises.append(torch.randn((3, t_frames, res, res), generator=g))
+    return np.stack(clips), torch.stack(masks), torch.cat(ts), torch.stack(noises)
+
+
+def micro_batch_loss(model: torch.nn.Module, schedule: diffusion.Schedule, x0: torch.Tensor,
+                     mask: torch.Tensor, t: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+    """RaMViD loss: noise unknown frames only, keep known frames clean, MSE on eps where noised.
+
+    x0, noise float [B,3,T,H,W]; mask bool [B,T] (True = known); t int64 [B] step indices.
+    """
+    x_t = masking.impose(diffusion.q_sample(schedule, x0, t, noise), x0, mask)
+    eps = model(x_t, diffusion.model_timesteps(schedule, t))
+    return masking.masked_mse(eps, noise, mask)
+
+
+def _train_step(state: _State, config: RamvidConfig, dataset: ClipSource, schedule: diffusion.Schedule,
+                seed: int, dev: torch.device) -> tuple[float, float]:
+    """One optimizer step over ``batch_size`` examples in micro-batches; returns (loss, grad norm)."""
+    tc = config.train
+    n_micro = math.ceil(tc.batch_size / tc.micro_batch)
+    state.opt.zero_grad(set_to_none=True)
+    total = torch.zeros((), device=dev)
+    devices = [dev.index or 0] if dev.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed_for(seed, state.step, DROPOUT_KEY))  # dropout, if any, is resumable
+        for start in range(0, tc.batch_size, tc.micro_batch):
+            items = range(start, min(start + tc.micro_batch, tc.batch_size))
+            clips, mask, t, noise = draw_batch(dataset, config, seed, state.step, items, schedule.steps)
+            loss = micro_batch_loss(state.model, schedule, to_model(clips, dev), mask.to(dev),
+                                    t.to(dev), noise.to(dev)) / n_micro
+            loss.backward()
+            total += loss.detach()
+    loss_value = float(total)
+    if not math.isfinite(loss_value):
+        raise TrainingDiverged(f"step {state.step + 1}: loss is {loss_value}")
+    grad_norm = float(torch.nn.utils.clip_grad_norm_(state.model.parameters(), tc.grad_clip))
+    if not math.isfinite(grad_norm):
+        raise TrainingDiverged(f"step {state.step + 1}: gradient norm is {grad_norm}")
+    state.opt.step()
+    state.ema.update(state.model)
+    state.step += 1
+    return loss_value, grad_norm
+
+
+def _loop(state: _State, config: RamvidConfig, dataset: ClipSource, *, steps: int, out_dir: Path,
+          seed: int, dev: torch.device, save_every: int, keep: int, log_every: int, progress: bool,
+          data: dict[str, Any]) -> TrainResult:
+    schedule = diffusion.Schedule.linear(config.diffusion.steps)
+    log_path = out_dir / "log.jsonl"
+    last_loss = None
+    bar = tqdm(total=steps, initial=min(state.step, steps), disable=not progress, desc="train",
+               unit="step", dynamic_ncols=True)
+    try:
+        while state.step < steps:
+            t0 = time.perf_counter()
+            try:
+                last_loss, grad_norm = _train_step(state, config, dataset, schedule, seed, dev)
+            except TrainingDiverged as e:
+                kept = latest_checkpoint(out_dir)
+                raise TrainingDiverged(f"{e}; stopped without saving (last good checkpoint: "
+                                       f"{kept if kept else 'none'})") from None
+            seconds = time.perf_counter() - t0
+            if state.step % log_every == 0 or state.step == steps:
+                row = {"step": state.step, "loss": last_loss, "grad_norm": grad_norm,
+                       "lr": state.opt.param_groups[0]["lr"], "seconds": round(seconds, 4)}
+                with open(log_path, "a") as f:
+                    f.write(json.dumps(row) + "\n")
+            if state.step % save_every == 0 or state.step == steps:
+                _save(state, config, out_dir, seed, data, keep)
+            bar.update(1)
+            bar.set_postfix(loss=f"{last_loss:.4f}")
+    finally:
+        bar.close()
+    return TrainResult(step=state.step, checkpoint=latest_checkpoint(out_dir), last_loss=last_loss)
+
+
+def _save(state: _State, config: RamvidConfig, out_dir: Path, seed: int, data: dict[str, Any],
+          keep: int) -> Path:
+    path = save_checkpoint(out_dir / checkpoint_name(state.step), {
+        "config": config.to_dict(),
+        "step": state.step,
+        "model": {k: v.detach().cpu() for k, v in state.model.state_dict().items()},
+        "ema": state.ema.state_dict(),
+        "optimizer": state.opt.state_dict(),
+        "rng": {"seed": seed, "torch_cpu": torch.get_rng_state(),
+                "next_step_generator": make_generator(seed, state.step, 0).get_state()},
+        "git_hash": git_hash(),
+        "dataset": data,
+    })
+    if keep:
+        for _, old in list_checkpoints(out_dir)[:-keep]:
+            old.unlink(missing_ok=True)
+    return path
