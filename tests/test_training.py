@@ -1,0 +1,151 @@
+"""Training loop: exact resume, gradient accumulation, NaN stop, logs and run files."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from ramvid import masking
+from ramvid.checkpoint import latest_checkpoint, list_checkpoints, read_checkpoint
+from ramvid.config import DiffusionConfig, MaskConfig, ModelConfig, RamvidConfig, TrainConfig
+from ramvid.diffusion import Schedule
+from ramvid.training import TrainingDiverged, _new_state, _train_step, train
+
+FRAMES, RES = 4, 8
+
+
+def tiny_config(**train_kw: object) -> RamvidConfig:
+    """A ~0.4M-parameter model on 4 frames of 8x8: one training step takes ~0.1 s on one core."""
+    t = {"lr": 1e-3, "batch_size": 2, "micro_batch": 2, "ema_rate": 0.9, **train_kw}
+    return RamvidConfig(
+        name="test-tiny", frames=FRAMES,
+        model=ModelConfig(image_size=RES, model_channels=32, channel_mult=(1,), num_res_blocks=1,
+                          attention_resolutions=(), num_heads=1),
+        diffusion=DiffusionConfig(steps=100), mask=MaskConfig(p_uncond=0.25, max_cond=2),
+        train=TrainConfig(**t),
+    )
+
+
+class NoiseClips:
+    """Stand-in VideoSource: random uint8 clips drawn only from the given generator."""
+
+    def random_clip(self, generator: torch.Generator) -> np.ndarray:
+        return torch.randint(0, 256, (FRAMES, RES, RES, 3), generator=generator, dtype=torch.uint8).numpy()
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    # Two shared cores: one intra-op thread keeps steps fast and timings steady.
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
+def run(out: Path, steps: int, **kw: object):
+    kw = {"save_every": 2, "progress": False, "seed": 3, "data_name": "noise", **kw}
+    return train(tiny_config(), NoiseClips(), steps=steps, out_dir=out, **kw)
+
+
+def log_rows(out: Path) -> list[dict]:
+    return [json.loads(ln) for ln in (out / "log.jsonl").read_text().splitlines()]
+
+
+def assert_same_state(a: dict, b: dict) -> None:
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+def test_resume_after_interruption_is_bit_exact(tmp_path: Path) -> None:
+    straight, broken = tmp_path / "straight", tmp_path / "broken"
+    run(straight, 4)
+    # Interrupted run: killed after step 3 but before its checkpoint; ckpt-2 is the newest.
+    run(broken, 3)
+    (broken / "ckpt-3.pt").unlink()
+    assert len(log_rows(broken)) == 3
+    result = run(broken, 4, resume=True)
+    assert result.step == 4 and result.checkpoint == broken / "ckpt-4.pt"
+    a, b = read_checkpoint(straight / "ckpt-4.pt"), read_checkpoint(broken / "ckpt-4.pt")
+    assert_same_state(a["model"], b["model"])
+    assert_same_state(a["ema"], b["ema"])
+    assert not torch.equal(a["model"]["out.2.weight"], a["ema"]["out.2.weight"])
+    for sa, sb in zip(a["optimizer"]["state"].values(), b["optimizer"]["state"].values(), strict=True):
+        assert_same_state(sa, sb)
+    # The log has each step once (step 3's stale line was dropped) and the same losses.
+    rows_a, rows_b = log_rows(straight), log_rows(broken)
+    assert [r["step"] for r in rows_b] == [1, 2, 3, 4]
+    assert [r["loss"] for r in rows_a] == [r["loss"] for r in rows_b]
+
+
+def test_resume_checks_settings(tmp_path: Path) -> None:
+    run(tmp_path, 2)
+    with pytest.raises(ValueError, match="--resume"):
+        run(tmp_path, 3)
+    with pytest.raises(ValueError, match="seed"):
+        run(tmp_path, 3, resume=True, seed=4)
+    with pytest.raises(ValueError, match="train.lr"):
+        run(tmp_path, 3, resume=True, lr=5e-4)
+    with pytest.raises(ValueError, match="dataset"):
+        run(tmp_path, 3, resume=True, data_name="other")
+    # Reaching the target again is a no-op; micro-batch may change (only memory).
+    assert run(tmp_path, 2, resume=True).last_loss is None
+    assert run(tmp_path, 3, resume=True, micro_batch=1).step == 3
+
+
+def test_run_files_and_log(tmp_path: Path) -> None:
+    run(tmp_path, 3, save_every=1, keep=2)
+    assert [s for s, _ in list_checkpoints(tmp_path)] == [2, 3]
+    rows = log_rows(tmp_path)
+    assert [r["step"] for r in rows] == [1, 2, 3]
+    for r in rows:
+        assert set(r) == {"step", "loss", "grad_norm", "lr", "seconds"}
+        assert np.isfinite(r["loss"]) and r["grad_norm"] > 0 and r["lr"] == 1e-3
+    cfg = RamvidConfig.from_dict(json.loads((tmp_path / "config.json").read_text()))
+    assert cfg == tiny_config()
+    run_info = json.loads((tmp_path / "run.json").read_text())
+    assert run_info["seed"] == 3 and run_info["dataset"]["name"] == "noise"
+    assert not list(tmp_path.glob("*.tmp"))  # atomic writes leave no temp files
+
+
+def test_gradient_accumulation_matches_full_batch() -> None:
+    grads, losses = [], []
+    for micro in (2, 4):
+        cfg = tiny_config(batch_size=4, micro_batch=micro)
+        state = _new_state(cfg, seed=1, dev=torch.device("cpu"))
+        loss, _ = _train_step(state, cfg, NoiseClips(), Schedule.linear(100), 1, torch.device("cpu"))
+        losses.append(loss)
+        grads.append([p.grad.clone() for p in state.model.parameters()])
+    assert losses[0] == pytest.approx(losses[1], rel=1e-5)
+    for g2, g4 in zip(*grads, strict=True):
+        torch.testing.assert_close(g2, g4, rtol=1e-4, atol=1e-6)
+
+
+def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path: Path, monkeypatch) -> None:
+    real = masking.masked_mse
+    calls = {"n": 0}
+
+    def poisoned(pred, target, mask):
+        calls["n"] += 1  # one call per micro-batch; batch 2 / micro 2 -> one call per step
+        loss = real(pred, target, mask)
+        return loss * float("nan") if calls["n"] == 3 else loss
+
+    monkeypatch.setattr(masking, "masked_mse", poisoned)
+    with pytest.raises(TrainingDiverged, match=r"step 3: loss is nan.*ckpt-2\.pt"):
+        run(tmp_path, 5, save_every=1)
+    assert latest_checkpoint(tmp_path) == tmp_path / "ckpt-2.pt"
+    good = read_checkpoint(tmp_path / "ckpt-2.pt")
+    assert good["step"] == 2
+    assert all(torch.isfinite(v).all() for v in good["model"].values())
+
+
+def test_wrong_clip_shape_is_one_clear_line(tmp_path: Path) -> None:
+    class WrongSize(NoiseClips):
+        def random_clip(self, generator: torch.Generator) -> np.ndarray:
+            return np.zeros((FRAMES, 16, 16, 3), np.uint8)
+
+    with pytest.raises(ValueError, match=r"needs uint8 \[4, 8, 8, 3\].*resolution=8"):
+        train(tiny_config(), WrongSize(), steps=1, out_dir=tmp_path, progress=False)
