@@ -1,0 +1,115 @@
+"""Samplers: RaMViD's conditional ancestral DDPM, and ``generate`` from uint8 videos to uint8 videos.
+
+Noise is drawn per video from that video's own generator (``randn_per_item``), so video i is
+identical at any batch size and on any number of processes.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from ramvid.config import RamvidConfig
+from ramvid.diffusion import Denoiser, Schedule, p_mean_variance
+from ramvid.masking import impose, mask_from_indices, validate_cond_indices
+from ramvid.utils import make_generator, randn_per_item, resolve_device
+from ramvid.video import check_videos, to_model, to_uint8
+
+
+def ddpm(denoiser: Denoiser, schedule: Schedule, x_known: torch.Tensor, cond_mask: torch.Tensor,
+         generators: Sequence[torch.Generator], *, resample: int = 1,
+         progress: bool = False) -> torch.Tensor:
+    """Ancestral DDPM (Ho et al. 2020) with RaMViD's conditioning -> float [B, C, T, H, W].
+
+    x_known [B,C,T,H,W]: clean frames, read only where cond_mask [B,T] is True. Before every step the
+    known frames are set to these clean values (as the official code does), and the result carries
+    them exactly. ``resample`` R > 1: after each step re-noise one step,
+    x_t = sqrt(1 - beta_t) x_{t-1} + sqrt(beta_t) z, and redo it; R denoiser calls per step, as the
+    official code (RePaint-style, jump length 1).
+    """
+    if resample < 1:
+        raise ValueError(f"resample must be >= 1, got {resample}")
+    if len(generators) != x_known.shape[0]:
+        raise ValueError(f"{len(generators)} generators for a batch of {x_known.shape[0]}")
+    shape, dev = x_known.shape[1:], x_known.device
+    x = randn_per_item(shape, generators, dev, x_known.dtype)
+    steps = range(schedule.steps - 1, -1, -1)
+    for i in tqdm(steps, desc="ddpm", leave=False, disable=not progress):
+        t = torch.full((x.shape[0],), i, dtype=torch.long, device=dev)
+        for r in range(resample):
+            x = impose(x, x_known, cond_mask)
+            mean, log_var, _ = p_mean_variance(denoiser, schedule, x, t)
+            x = mean if i == 0 else mean + (0.5 * log_var).exp() * randn_per_item(shape, generators, dev)
+            if r < resample - 1:
+                beta = float(schedule.betas[i])
+                x = (1 - beta) ** 0.5 * x + beta ** 0.5 * randn_per_item(shape, generators, dev)
+    return impose(x, x_known, cond_mask)
+
+
+def _check_known(known: np.ndarray, frames: int, resolution: int) -> np.ndarray:
+    _, t, h, w, _ = check_videos(known, "known videos").shape
+    if t != frames:
+        raise ValueError(f"known videos have {t} frames but {frames} were requested; pass videos of"
+                         f" {frames} frames or set frames={t}")
+    if (h, w) != (resolution, resolution):
+        raise ValueError(f"known videos are {h}x{w} but the model generates {resolution}x{resolution};"
+                         " resize the input or use a matching checkpoint")
+    return known
+
+
+def generate(model: torch.nn.Module, config: RamvidConfig, known_uint8: np.ndarray | None,
+             cond_indices: Sequence[int], *, n: int | None = None, steps: int | None, seed: int,
+             batch_size: int, device: torch.device | str | None, resample: int = 1,
+             keys: Sequence[Sequence[int]] | None = None, frames: int | None = None,
+             progress: bool = True) -> np.ndarray:
+    """Sample videos with the given frames known -> uint8 [N, T, H, W, 3].
+
+    known_uint8: uint8 [N, T, H, W, 3], or None for unconditional sampling (then ``n`` is required
+    and ``cond_indices`` must be empty). ``frames`` defaults to the input's T, else config.frames
+    (the U-Net takes any T). ``steps``: respaced sampling steps (None = the full chain). Video i
+    uses ``make_generator(seed, *keys[i])`` (default keys[i] = (i,)); its known frames are copied
+    into the output bit-exactly. ``model`` (pass the EMA weights) is moved to ``device``.
+    """
+    cond = tuple(cond_indices)
+    if known_uint8 is None:
+        if n is None or n < 1:
+            raise ValueError("unconditional sampling needs n >= 1 (number of videos)")
+        if cond:
+            raise ValueError(f"conditioning frames {list(cond)} given but no known videos; pass videos")
+        frames = config.frames if frames is None else frames
+    else:
+        check_videos(known_uint8, "known videos")
+        frames = known_uint8.shape[1] if frames is None else frames
+        known_uint8 = _check_known(known_uint8, frames, config.resolution)
+        if n is not None and n != len(known_uint8):
+            raise ValueError(f"n={n} but {len(known_uint8)} known videos were given; pass n=None")
+        n = len(known_uint8)
+    cond = validate_cond_indices(cond, frames)
+    keys = [(i,) for i in range(n)] if keys is None else [tuple(k) for k in keys]
+    if len(keys) != n:
+        raise ValueError(f"{len(keys)} generator keys for {n} videos; pass one key tuple per video")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    dev = resolve_device(None if device is None else str(device))
+    full = Schedule.linear(config.diffusion.steps)
+    schedule = full if steps is None else full.respace(steps)
+    model = model.to(dev).eval()
+    res = config.resolution
+    out = np.empty((n, frames, res, res, 3), np.uint8)
+    with torch.inference_mode(), tqdm(total=n, desc="sampling", unit="video", disable=not progress) as bar:
+        for lo in range(0, n, batch_size):
+            hi = min(lo + batch_size, n)
+            if known_uint8 is None:
+                x_known = torch.zeros(hi - lo, 3, frames, res, res, device=dev)
+            else:
+                x_known = to_model(known_uint8[lo:hi], dev)
+            mask = mask_from_indices(cond, frames, batch=hi - lo, device=dev)
+            gens = [make_generator(seed, *keys[i]) for i in range(lo, hi)]
+            x = ddpm(model, schedule, x_known, mask, gens, resample=resample, progress=progress)
+            out[lo:hi] = to_uint8(x)
+            if known_uint8 is not None and cond:
+                out[lo:hi, list(cond)] = known_uint8[lo:hi, list(cond)]
+            bar.update(hi - lo)
+    return out
