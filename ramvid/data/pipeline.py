@@ -1,0 +1,234 @@
+"""The preparation pipeline: parallel decoding -> atomic shards -> one merged, sorted HDF5 file.
+
+Atomicity and resume (the chosen design): finished videos are buffered in memory and committed
+every ``shard_mb`` megabytes as a shard ``<out>.parts/NNNNNN-PID.h5``, written to a temp file and
+renamed, so a shard on disk is always complete. Each shard also lists the source items it finished
+(written or skipped, with the reason). The output ``<out>`` is written once at the end by merging
+the existing output (if any) with all shards, again via temp + rename, and the shards are deleted.
+An interrupted run (Ctrl-C commits the buffer first; a kill loses at most one buffer) therefore
+leaves only valid files, and re-running skips every item already in ``<out>`` or a shard.
+"""
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import os
+import re
+import shutil
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from functools import partial
+from pathlib import Path
+
+import h5py
+import numpy as np
+from tqdm import tqdm
+
+from ramvid.data.decode import DecodeOptions, SkipVideo, decode_video
+from ramvid.data.layout import (
+    SplitAppender,
+    check_format,
+    natural_key,
+    read_index,
+    read_resume_state,
+    root_attrs,
+    splits_of,
+    write_root,
+)
+from ramvid.utils import atomic_path, atomic_write, git_hash
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    """One source unit: a video file, a TFRecord file of many sequences, or a known-bad entry."""
+
+    key: str           # unique, source-relative (also the video name for single videos)
+    path: str
+    split: str
+    label: int = -1
+    kind: str = "video"  # video | tfrecord | skip
+    reason: str = ""     # kind == "skip": why
+
+
+@dataclass
+class ItemResult:
+    key: str
+    videos: list[tuple[str, str, int, np.ndarray]] = field(default_factory=list)  # name, split, label, frames
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # item key, reason
+
+
+def process_item(item: WorkItem, opts: DecodeOptions, bair_view: str = "aux1") -> ItemResult:
+    """Runs in a worker process; never raises for bad data (the reason goes to ``skipped``)."""
+    res = ItemResult(item.key)
+    try:
+        if item.kind == "skip":
+            res.skipped.append((item.key, item.reason))
+        elif item.kind == "tfrecord":
+            from ramvid.data.bair import read_tfrecord_videos
+
+            for name, frames, reason in read_tfrecord_videos(Path(item.path), item.key, opts, bair_view):
+                if frames is None:
+                    res.skipped.append((item.key, f"corrupt record {name}: {reason}"))
+                else:
+                    res.videos.append((name, item.split, item.label, frames))
+        else:
+            res.videos.append((item.key, item.split, item.label, decode_video(item.path, opts)))
+    except SkipVideo as e:
+        res.skipped.append((item.key, str(e)))
+    except Exception as e:  # a worker must survive any single bad file
+        res.skipped.append((item.key, f"error: {type(e).__name__}: {e}"))
+    return res
+
+
+def _write_shard(path: Path, results: list[ItemResult], resolution: int) -> None:
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+        by_split: dict[str, SplitAppender] = {}
+        for r in results:
+            for name, split, label, frames in r.videos:
+                if split not in by_split:
+                    by_split[split] = SplitAppender(f, split, resolution)
+                by_split[split].add(name, label, frames)
+        for app in by_split.values():
+            app.close()
+        write_root(f, resolution=resolution, dataset="shard", attrs={},
+                   done_items=[r.key for r in results], skipped=[s for r in results for s in r.skipped])
+
+
+def _state_files(out: Path, parts: Path) -> list[Path]:
+    """The output first, then shards oldest first (names start with a nanosecond timestamp)."""
+    files = [out] if out.is_file() else []
+    return files + (sorted(parts.glob("*.h5")) if parts.is_dir() else [])
+
+
+def _collect(handles: list[h5py.File]) -> tuple[dict[str, None], dict[str, list[str]]]:
+    """Done items and skip reasons per item; a later file finishing an item replaces its old reasons."""
+    done: dict[str, None] = {}
+    skipped: dict[str, list[str]] = {}
+    for h in handles:
+        d, s = read_resume_state(h)
+        for k in d:
+            done[k] = None
+            skipped.pop(k, None)
+        for k, reason in s:
+            skipped.setdefault(k, []).append(reason)
+    return done, skipped
+
+
+def load_state(out: Path, parts: Path, resolution: int) -> tuple[set[str], set[str]]:
+    """(done item keys, keys of items that were skipped) from the output and its shards."""
+    handles = [h5py.File(p, "r") for p in _state_files(out, parts)]
+    try:
+        for p, h in zip(_state_files(out, parts), handles, strict=True):
+            if p == out:
+                check_format(h, p)
+            if int(h.attrs["resolution"]) != resolution:
+                raise ValueError(f"{p} holds resolution {h.attrs['resolution']}, not {resolution}; "
+                                 "use another --out or the same --resolution")
+        done, skipped = _collect(handles)
+    finally:
+        for h in handles:
+            h.close()
+    return set(done), set(skipped)
+
+
+def _merge(out: Path, parts: Path, resolution: int, dataset: str, attrs: dict) -> None:
+    """Merge the output and all shards into a new output (sorted by name per split), atomically."""
+    handles = [h5py.File(p, "r") for p in _state_files(out, parts)]
+    try:
+        done, skipped = _collect(handles)
+        entries: dict[str, dict[str, tuple]] = {}
+        for h in handles:
+            for split in splits_of(h):
+                idx = read_index(h, split)
+                for j, name in enumerate(idx.names):
+                    entries.setdefault(split, {}).setdefault(
+                        name, (h, int(idx.starts[j]), int(idx.lengths[j]), int(idx.labels[j])))
+        with atomic_path(out) as tmp, h5py.File(tmp, "w") as f:
+            for split in sorted(entries):
+                app = SplitAppender(f, split, resolution)
+                for name in sorted(entries[split], key=natural_key):
+                    h, s, n, label = entries[split][name]
+                    app.add(name, label, h[split]["frames"][s:s + n])
+                app.close()
+            flat = [(k, r) for k in sorted(skipped, key=natural_key) for r in skipped[k]]
+            write_root(f, resolution=resolution, dataset=dataset, attrs=attrs, done_items=list(done),
+                       skipped=flat)
+    finally:
+        for h in handles:
+            h.close()
+    shutil.rmtree(parts, ignore_errors=True)
+
+
+def _results(todo: list[WorkItem], worker: Callable, workers: int) -> Iterator[ItemResult]:
+    if workers <= 0:  # in-process (debugging, tests)
+        yield from map(worker, todo)
+        return
+    ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+    with ctx.Pool(workers) as pool:
+        yield from pool.imap_unordered(worker, todo, chunksize=1)
+
+
+def run_prepare(items: Iterable[WorkItem], out: str | Path, opts: DecodeOptions, *, dataset: str,
+                classes: list[str] = (), workers: int = 2, shard_mb: float = 256.0,
+                retry_skipped: bool = False, bair_view: str = "aux1", progress: bool = True) -> dict:
+    """Prepare ``items`` into ``out`` (resumable, atomic); returns the report (also written as JSON)."""
+    out = Path(out)
+    parts = out.with_name(out.name + ".parts")
+    done, skipped = load_state(out, parts, opts.resolution)
+    retry = skipped if retry_skipped else set()
+    items = list(items)
+    todo = [it for it in items if it.key not in done or it.key in retry]
+    attrs = {"dataset": dataset, "classes": list(classes), "git_hash": git_hash(),
+             "decode": json.dumps(asdict(opts)), "filter": "centre square, PIL Lanczos to RxR",
+             "stride": opts.stride, "source_items": len(items)}
+    t0, buffer, nbytes = time.time(), [], 0
+    worker = partial(process_item, opts=opts, bair_view=bair_view)
+    bar = tqdm(total=len(todo), desc=f"prepare {dataset}", unit="file", disable=not progress)
+    try:
+        for res in _results(todo, worker, workers):
+            buffer.append(res)
+            nbytes += sum(v[3].nbytes for v in res.videos)
+            bar.update(1)
+            if nbytes >= shard_mb * 2 ** 20:
+                _write_shard(_shard_name(parts), buffer, opts.resolution)
+                buffer, nbytes = [], 0
+    finally:  # also on Ctrl-C: commit what is finished so a rerun resumes from it
+        bar.close()
+        if buffer:
+            _write_shard(_shard_name(parts), buffer, opts.resolution)
+    if not out.is_file() or any(parts.glob("*.h5")):
+        _merge(out, parts, opts.resolution, dataset, attrs)
+    return write_report(out, processed=len(todo), seconds=time.time() - t0)
+
+
+def _shard_name(parts: Path) -> Path:
+    return parts / f"{time.time_ns():020d}-{os.getpid()}.h5"
+
+
+def report_path(out: Path) -> Path:
+    return out.with_name(out.stem + ".report.json")
+
+
+def write_report(out: Path, processed: int = 0, seconds: float = 0.0) -> dict:
+    """Summarise ``out`` (videos per split, skipped files and reasons) into ``<stem>.report.json``."""
+    with h5py.File(out, "r") as f:
+        _, skipped = read_resume_state(f)
+        splits = {}
+        for s in splits_of(f):
+            lengths = read_index(f, s).lengths
+            splits[s] = {"videos": len(lengths), "frames": int(lengths.sum()),
+                         "min_len": int(lengths.min(initial=0)), "max_len": int(lengths.max(initial=0))}
+        attrs = root_attrs(f)
+    report = {
+        "output": str(out), "dataset": attrs.get("dataset"), "resolution": attrs.get("resolution"),
+        "splits": splits, "videos": sum(v["videos"] for v in splits.values()),
+        "skipped_count": len(skipped),
+        "skipped_by_reason": dict(Counter(re.sub(r"\d+", "N", r.split(":")[0]) for _, r in skipped)
+                                  .most_common()),
+        "skipped": [{"item": k, "reason": r} for k, r in skipped],
+        "this_run": {"items_processed": processed, "seconds": round(seconds, 2)},
+    }
+    atomic_write(report_path(out), lambda p: p.write_text(json.dumps(report, indent=1)))
+    return report
