@@ -50,14 +50,6 @@ def read_idx_images(path: Path) -> np.ndarray:
     return np.frombuffer(data, np.uint8, offset=16).reshape(int(n), int(h), int(w))
 
 
-@functools.lru_cache(maxsize=8)
-def _scaled_digits(path: Path, size: int) -> np.ndarray:
-    digits = read_idx_images(path)
-    if size == digits.shape[1]:
-        return digits
-    return np.stack([np.asarray(Image.fromarray(d).resize((size, size), Image.LANCZOS)) for d in digits])
-
-
 class MovingMNIST(VideoSource):
     """Bouncing digits, RGB uint8 (grey replicated). ``len``: ``test_size`` clips (default 1024)."""
 
@@ -83,7 +75,8 @@ class MovingMNIST(VideoSource):
             else:
                 src = train
         self.digit_size = max(1, round(28 * resolution / 64))
-        self.digits = _scaled_digits(src.resolve(), self.digit_size)
+        self.digits = read_idx_images(src.resolve())
+        self._scaled: dict[int, np.ndarray] = {}  # resized lazily: only the digits actually used
         self.n_digits, self.seed = int(digits), int(seed)
         self._size = train_size if split == "train" else test_size
 
@@ -97,7 +90,7 @@ class MovingMNIST(VideoSource):
         free = R - d
         out = np.zeros((T, R, R), np.uint8)
         for _ in range(self.n_digits):
-            digit = self.digits[randint(g, len(self.digits))]
+            digit = self._digit(randint(g, len(self.digits)))
             u = torch.rand(3, generator=g, dtype=torch.float64).tolist()
             x, y, theta = u[0], u[1], 2 * math.pi * u[2]
             vx, vy = 0.1 * math.cos(theta), 0.1 * math.sin(theta)
@@ -107,6 +100,14 @@ class MovingMNIST(VideoSource):
                 x, vx = bounce(x + vx, vx, 0.0)
                 y, vy = bounce(y + vy, vy, 0.0)
         return np.repeat(out[..., None], 3, axis=-1)
+
+    def _digit(self, k: int) -> np.ndarray:
+        d = self.digit_size
+        if d == self.digits.shape[1]:
+            return self.digits[k]
+        if k not in self._scaled:
+            self._scaled[k] = np.asarray(Image.fromarray(self.digits[k]).resize((d, d), Image.LANCZOS))
+        return self._scaled[k]
 
     def random_clip(self, generator: torch.Generator) -> np.ndarray:
         return self.clip(randint(generator, len(self)))

@@ -222,7 +222,8 @@ def write_report(out: Path, processed: int = 0, seconds: float = 0.0) -> dict:
                          "min_len": int(lengths.min(initial=0)), "max_len": int(lengths.max(initial=0))}
         attrs = root_attrs(f)
     report = {
-        "output": str(out), "dataset": attrs.get("dataset"), "resolution": attrs.get("resolution"),
+        "output": str(out), "report": str(report_path(out)),
+        "dataset": attrs.get("dataset"), "resolution": attrs.get("resolution"),
         "splits": splits, "videos": sum(v["videos"] for v in splits.values()),
         "skipped_count": len(skipped),
         "skipped_by_reason": dict(Counter(re.sub(r"\d+", "N", r.split(":")[0]) for _, r in skipped)
