@@ -149,3 +149,29 @@ def test_wrong_clip_shape_is_one_clear_line(tmp_path: Path) -> None:
 
     with pytest.raises(ValueError, match=r"needs uint8 \[4, 8, 8, 3\].*resolution=8"):
         train(tiny_config(), WrongSize(), steps=1, out_dir=tmp_path, progress=False)
+
+
+def test_cli_train_on_shapes_resumes(tmp_path: Path, monkeypatch) -> None:
+    from click.testing import CliRunner
+
+    from benchmarks.cli import main
+    from ramvid.config import PRESETS
+
+    monkeypatch.setitem(PRESETS, "test-tiny", tiny_config())
+    out = tmp_path / "run"
+    args = ["train", "--preset", "test-tiny", "--data", "shapes", "--steps", "2", "--out", str(out),
+            "--batch-size", "2", "--save-every", "1", "--device", "cpu", "--seed", "5"]
+    first = CliRunner().invoke(main, args)
+    assert first.exit_code == 0, first.output
+    assert "trained to step 2" in first.output and "ckpt-2.pt" in first.output
+    again = CliRunner().invoke(main, args)
+    assert again.exit_code != 0 and "pass --resume" in again.output
+    args[args.index("--steps") + 1] = "3"
+    resumed = CliRunner().invoke(main, [*args, "--resume"])
+    assert resumed.exit_code == 0, resumed.output
+    assert latest_checkpoint(out) == out / "ckpt-3.pt"
+    assert read_checkpoint(out / "ckpt-3.pt")["dataset"] == {"name": "shapes", "path": None}
+    assert [r["step"] for r in log_rows(out)] == [1, 2, 3]
+    bad = CliRunner().invoke(main, ["train", "--preset", "nope", "--data", "shapes", "--steps", "1",
+                                    "--out", str(tmp_path / "x")])
+    assert bad.exit_code != 0 and "unknown preset 'nope'" in bad.output
