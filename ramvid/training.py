@@ -275,18 +275,18 @@ def _loop(state: _State, config: RamvidConfig, dataset: ClipSource, *, steps: in
             t0 = time.perf_counter()
             try:
                 last_loss, grad_norm = _train_step(state, config, dataset, schedule, seed, dev)
+                seconds = time.perf_counter() - t0
+                if state.step % log_every == 0 or state.step == steps:
+                    row = {"step": state.step, "loss": last_loss, "grad_norm": grad_norm,
+                           "lr": state.opt.param_groups[0]["lr"], "seconds": round(seconds, 4)}
+                    with open(log_path, "a") as f:
+                        f.write(json.dumps(row) + "\n")
+                if state.step % save_every == 0 or state.step == steps:
+                    _save(state, config, out_dir, seed, data, keep)
             except TrainingDiverged as e:
                 kept = latest_checkpoint(out_dir)
                 raise TrainingDiverged(f"{e}; stopped without saving (last good checkpoint: "
                                        f"{kept if kept else 'none'})") from None
-            seconds = time.perf_counter() - t0
-            if state.step % log_every == 0 or state.step == steps:
-                row = {"step": state.step, "loss": last_loss, "grad_norm": grad_norm,
-                       "lr": state.opt.param_groups[0]["lr"], "seconds": round(seconds, 4)}
-                with open(log_path, "a") as f:
-                    f.write(json.dumps(row) + "\n")
-            if state.step % save_every == 0 or state.step == steps:
-                _save(state, config, out_dir, seed, data, keep)
             bar.update(1)
             bar.set_postfix(loss=f"{last_loss:.4f}")
     finally:
@@ -296,6 +296,10 @@ def _loop(state: _State, config: RamvidConfig, dataset: ClipSource, *, steps: in
 
 def _save(state: _State, config: RamvidConfig, out_dir: Path, seed: int, data: dict[str, Any],
           keep: int) -> Path:
+    bad = next((k for k, v in state.model.state_dict().items()
+                if v.is_floating_point() and not torch.isfinite(v).all()), None)
+    if bad is not None:  # never overwrite good checkpoints with broken weights
+        raise TrainingDiverged(f"step {state.step}: weight {bad} is not finite")
     path = save_checkpoint(out_dir / checkpoint_name(state.step), {
         "config": config.to_dict(),
         "step": state.step,

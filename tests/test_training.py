@@ -142,6 +142,24 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path: Path, monkeypat
     assert all(torch.isfinite(v).all() for v in good["model"].values())
 
 
+def test_non_finite_weights_are_never_saved(tmp_path: Path, monkeypatch) -> None:
+    real_step = torch.optim.AdamW.step
+    calls = {"n": 0}
+
+    def breaking_step(self, *a, **k):
+        out = real_step(self, *a, **k)
+        calls["n"] += 1
+        if calls["n"] == 2:  # weights blow up after step 2 although its loss was finite
+            with torch.no_grad():
+                self.param_groups[0]["params"][0].fill_(float("inf"))
+        return out
+
+    monkeypatch.setattr(torch.optim.AdamW, "step", breaking_step)
+    with pytest.raises(TrainingDiverged, match=r"step 2: weight .* is not finite.*ckpt-1\.pt"):
+        run(tmp_path, 3, save_every=1)
+    assert [s for s, _ in list_checkpoints(tmp_path)] == [1]
+
+
 def test_wrong_clip_shape_is_one_clear_line(tmp_path: Path) -> None:
     class WrongSize(NoiseClips):
         def random_clip(self, generator: torch.Generator) -> np.ndarray:
