@@ -90,7 +90,7 @@ def resolve_train_config(config: RamvidConfig, *, batch_size: int | None = None,
 
 def train(config: RamvidConfig, dataset: ClipSource, *, steps: int, out_dir: str | Path,
           batch_size: int | None = None, micro_batch: int | None = None, resume: bool = False,
-          seed: int = 0, device: torch.device | str | None = "cpu", save_every: int = 1000,
+          seed: int | None = None, device: torch.device | str | None = "cpu", save_every: int = 1000,
           keep: int = 3, ema_rate: float | None = None, lr: float | None = None,
           log_every: int = 1, progress: bool = True, data_name: str | None = None,
           data_path: str | None = None) -> TrainResult:
@@ -98,6 +98,7 @@ def train(config: RamvidConfig, dataset: ClipSource, *, steps: int, out_dir: str
 
     ``resume`` continues from the newest ``ckpt-<step>.pt`` there (settings not given are taken
     from the checkpoint; model, masking, batch size, lr, EMA rate, seed and dataset must agree).
+    ``seed`` defaults to 0, or on resume to the checkpoint's.
     Without ``resume`` an ``out_dir`` that already holds checkpoints is refused.
     Raises ``TrainingDiverged`` on a NaN/inf loss, leaving the last good checkpoint intact.
     """
@@ -108,6 +109,8 @@ def train(config: RamvidConfig, dataset: ClipSource, *, steps: int, out_dir: str
     ckpt = _resume_source(out_dir, resume)
     saved = read_checkpoint(ckpt) if ckpt is not None else None
     base = RamvidConfig.from_dict(saved["config"]) if saved is not None else config
+    if seed is None:
+        seed = int(saved["rng"]["seed"]) if saved is not None else 0
     if saved is not None:  # the network and masking must match; train settings come from the ckpt
         _check_same(_core(base, train=False), _core(config, train=False), ckpt, "--preset")
     config = resolve_train_config(base, batch_size=batch_size, micro_batch=micro_batch, lr=lr,

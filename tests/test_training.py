@@ -87,13 +87,14 @@ def test_resume_checks_settings(tmp_path: Path) -> None:
         run(tmp_path, 3)
     with pytest.raises(ValueError, match="seed"):
         run(tmp_path, 3, resume=True, seed=4)
+    assert read_checkpoint(latest_checkpoint(tmp_path))["rng"]["seed"] == 3
     with pytest.raises(ValueError, match="train.lr"):
         run(tmp_path, 3, resume=True, lr=5e-4)
     with pytest.raises(ValueError, match="dataset"):
         run(tmp_path, 3, resume=True, data_name="other")
     # Reaching the target again is a no-op; micro-batch may change (only memory).
     assert run(tmp_path, 2, resume=True).last_loss is None
-    assert run(tmp_path, 3, resume=True, micro_batch=1).step == 3
+    assert run(tmp_path, 3, resume=True, micro_batch=1, seed=None).step == 3
 
 
 def test_run_files_and_log(tmp_path: Path) -> None:
@@ -185,6 +186,7 @@ def test_cli_train_on_shapes_resumes(tmp_path: Path, monkeypatch) -> None:
     again = CliRunner().invoke(main, args)
     assert again.exit_code != 0 and "pass --resume" in again.output
     args[args.index("--steps") + 1] = "3"
+    del args[args.index("--seed"):args.index("--seed") + 2]  # resume takes the checkpoint's seed
     resumed = CliRunner().invoke(main, [*args, "--resume"])
     assert resumed.exit_code == 0, resumed.output
     assert latest_checkpoint(out) == out / "ckpt-3.pt"

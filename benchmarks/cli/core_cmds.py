@@ -148,7 +148,7 @@ def sample(**kw: Any) -> None:
 # ---------------------------------------------------------------------------------------------
 
 def run_train(preset: str, data: str, data_path: str | None, steps: int, batch_size: int | None,
-              micro_batch: int | None, out: str, resume: bool, seed: int, device: str | None,
+              micro_batch: int | None, out: str, resume: bool, seed: int | None, device: str | None,
               save_every: int, keep: int, ema_rate: float | None, lr: float | None) -> Any:
     """Open the dataset's train split at the preset's clip length and resolution, then train."""
     from ramvid.config import get_preset
@@ -179,8 +179,9 @@ def run_train(preset: str, data: str, data_path: str | None, steps: int, batch_s
 @click.option("--out", required=True, type=click.Path(file_okay=False),
               help="Run folder: config.json, run.json, log.jsonl, ckpt-<step>.pt.")
 @click.option("--resume", is_flag=True, help="Continue from the newest ckpt-<step>.pt in --out.")
-@click.option("--seed", type=int, default=0, show_default=True,
-              help="Step s, example i draws from generator (seed, s, i): resumes are exact.")
+@click.option("--seed", type=int, default=None,
+              help="Step s, example i draws from generator (seed, s, i) [default: 0, or the "
+                   "checkpoint's on --resume].")
 @click.option("--device", default=None, help="cpu, cuda, cuda:1 ... (default: CUDA if available).")
 @click.option("--save-every", type=click.IntRange(min=1), default=1000, show_default=True,
               help="Checkpoint every K steps (and always at the end).")
