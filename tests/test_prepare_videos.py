@@ -34,6 +34,18 @@ def encode(path, n=20, w=32, h=32, codec=None, options=None):
     return path
 
 
+def encode_audio_only(path):
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("aac", rate=16000)
+        for i in range(4):
+            frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+            frame.sample_rate, frame.pts = 16000, i * 1024
+            for p in s.encode(frame):
+                c.mux(p)
+        for p in s.encode():
+            c.mux(p)
+
+
 def truncate(path, frac):
     data = path.read_bytes()
     path.write_bytes(data[: int(len(data) * frac)])
@@ -41,6 +53,7 @@ def truncate(path, frac):
 
 
 EXPECTED_SKIPS = {
+    "b/audio.mp4": r"no video stream$",
     "b/empty.mp4": r"empty file \(0 bytes\)$",
     "b/fake.mp4": r"cannot open: Invalid data found when processing input",
     "b/notes.txt": r"not a video: extension '\.txt'$",
@@ -58,6 +71,7 @@ def folder(tmp_path_factory):
     encode(root / "a/wide.mp4", w=48)  # centre crop must drop the side bars
     encode(root / "a/renamed.avi", codec="libx264").rename(root / "a/mp4-data.avi")  # wrong extension
     encode(root / "b/short.mp4", n=5)
+    encode_audio_only(root / "b/audio.mp4")
     (root / "b/empty.mp4").write_bytes(b"")
     (root / "b/fake.mp4").write_text("not a video")
     (root / "b/notes.txt").write_text("hello")
@@ -102,13 +116,14 @@ def test_resume_skips_done_files_and_interrupts_leave_valid_files(folder, tmp_pa
     assert not out.exists() and len(list((tmp_path / "y.h5.parts").glob("*.h5"))) == 3  # committed shards
     monkeypatch.setattr(pipeline, "process_item", real)
     report = prepare_videos(folder, out, resolution=16, workers=0, progress=False)
-    assert report["this_run"]["items_processed"] == 11 - 3 and report["videos"] == 5
+    assert report["this_run"]["items_processed"] == 5 + len(EXPECTED_SKIPS) - 3 and report["videos"] == 5
     assert not (tmp_path / "y.h5.parts").exists()
 
     again = prepare_videos(folder, out, resolution=16, workers=0, progress=False)
     assert again["this_run"]["items_processed"] == 0 and again["videos"] == 5
     retry = prepare_videos(folder, out, resolution=16, workers=0, progress=False, retry_skipped=True)
-    assert retry["this_run"]["items_processed"] == len(EXPECTED_SKIPS) and retry["skipped_count"] == 6
+    n_bad = len(EXPECTED_SKIPS)
+    assert retry["this_run"]["items_processed"] == n_bad and retry["skipped_count"] == n_bad
     with pytest.raises(ValueError, match="resolution 16, not 32"):
         prepare_videos(folder, out, resolution=32, workers=0, progress=False)
 

@@ -41,6 +41,8 @@ def _run(fn: Callable[..., dict], *args: Any, no_progress: bool, **kw: Any) -> N
         click.echo(f"{split:>6}: {s['videos']} videos, {s['frames']} frames "
                    f"(length {s['min_len']}..{s['max_len']})")
     click.echo(f"skipped: {report['skipped_count']} {report['skipped_by_reason'] or ''}")
+    click.echo(f"this run: {report['this_run']['items_processed']} files processed "
+               f"in {report['this_run']['seconds']} s (files done by earlier runs are not redone)")
     click.echo(f"wrote {report['output']} (report: {report['report']})")
 
 

@@ -219,7 +219,8 @@ def write_report(out: Path, processed: int = 0, seconds: float = 0.0) -> dict:
         for s in splits_of(f):
             lengths = read_index(f, s).lengths
             splits[s] = {"videos": len(lengths), "frames": int(lengths.sum()),
-                         "min_len": int(lengths.min(initial=0)), "max_len": int(lengths.max(initial=0))}
+                         "min_len": int(lengths.min()) if len(lengths) else 0,
+                         "max_len": int(lengths.max()) if len(lengths) else 0}
         attrs = root_attrs(f)
     report = {
         "output": str(out), "report": str(report_path(out)),
