@@ -1,0 +1,158 @@
+"""Fréchet Video Distance: videos -> I3D logits -> streamed (mu, sigma, n) -> Fréchet distance.
+
+Reference: google-research ``frechet_video_distance`` with the TF-Hub I3D (metrics/README.md lists
+every pitfall this reproduces and the size of each deviation).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import warnings
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+import numpy as np
+import torch
+
+from metrics._io import atomic_path, cache_dir, resolve_device, sha256_file
+from metrics.frechet import frechet_distance
+from metrics.i3d import I3D, MIN_FRAMES, load_i3d
+from metrics.resize import RESIZE_RULE
+from metrics.stats import Stats, StreamingStats
+
+FEATURE_DIM = 400
+STATS_VERSION = 1  # bump when anything that changes the statistics changes
+VideosLike = np.ndarray | torch.Tensor | Iterable[np.ndarray | torch.Tensor]
+_MODELS: dict[tuple[str, str], I3D] = {}
+
+
+def get_i3d(weights: str | None = None, device: str | torch.device | None = None) -> I3D:
+    """``load_i3d`` memoised per (weights, device), so repeated calls do not reload."""
+    dev = resolve_device(device)
+    key = (str(weights or ""), str(dev))
+    if key not in _MODELS:
+        _MODELS[key] = load_i3d(weights, dev)
+    return _MODELS[key]
+
+
+def check_videos(x: np.ndarray | torch.Tensor, where: str = "videos") -> torch.Tensor:
+    """The input contract: uint8 [B, T, H, W, 3] with T >= 9. One clear line on violation."""
+    t = torch.as_tensor(x) if isinstance(x, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(x))
+    if t.ndim != 5 or t.shape[-1] != 3:
+        raise ValueError(f"{where}: expected uint8 videos [N, T, H, W, 3], got shape {list(t.shape)}")
+    if t.dtype != torch.uint8:
+        if t.is_floating_point() or t.dtype == torch.bool:
+            raise ValueError(f"{where}: expected uint8 videos (0..255), got {t.dtype}; convert with "
+                             "np.clip(np.round(x), 0, 255).astype(np.uint8)")
+        lo, hi = int(t.min()), int(t.max())
+        if lo < 0 or hi > 255:
+            raise ValueError(f"{where}: values {lo}..{hi} are outside 0..255; videos must be uint8")
+        t = t.to(torch.uint8)
+    if t.shape[1] < MIN_FRAMES:
+        raise ValueError(f"{where}: {t.shape[1]} frames per video; FVD's I3D needs at least {MIN_FRAMES}")
+    return t
+
+
+def _rechunk(videos: VideosLike, batch_size: int) -> Iterator[torch.Tensor]:
+    """Batches of exactly ``batch_size`` videos (the last may be smaller) from an array or iterator."""
+    if isinstance(videos, np.ndarray | torch.Tensor):
+        for start in range(0, len(videos), batch_size):
+            yield check_videos(videos[start:start + batch_size])
+        return
+    pending: list[torch.Tensor] = []
+    count = 0
+    for batch in videos:
+        pending.append(check_videos(batch))
+        count += len(pending[-1])
+        while count >= batch_size:
+            joined = torch.cat(pending) if len(pending) > 1 else pending[0]
+            yield joined[:batch_size]
+            pending, count = ([joined[batch_size:]] if len(joined) > batch_size else []), count - batch_size
+    if count:
+        yield torch.cat(pending)
+
+
+def video_stats(videos_or_batches: VideosLike, *, batch_size: int = 16, device: str | None = None,
+                progress: bool = False, weights: str | None = None, model: Callable | None = None,
+                total: int | None = None) -> Stats:
+    """Streamed float64 I3D-logit statistics of uint8 [N, T, H, W, 3] videos (array or batches).
+
+    ``model`` replaces the I3D: any callable mapping uint8 [B, T, H, W, 3] tensors to [B, 400] (e.g.
+    the TF-Hub backend). ``total`` sizes the progress bar when the input has no ``len``.
+    """
+    from tqdm.auto import tqdm
+
+    model = model if model is not None else get_i3d(weights, device)
+    params = next(iter(model.parameters()), None) if isinstance(model, torch.nn.Module) else None
+    dev = params.device if params is not None else torch.device("cpu")
+    stats, frames = StreamingStats(FEATURE_DIM), None
+    if total is None and hasattr(videos_or_batches, "__len__"):
+        total = len(videos_or_batches)  # arrays, tensors and metrics.videos.VideoSet
+    with torch.inference_mode(), tqdm(total=total, disable=not progress, desc="I3D", unit="video") as bar:
+        for batch in _rechunk(videos_or_batches, batch_size):
+            if frames is not None and batch.shape[1] != frames:
+                raise ValueError(f"videos have different frame counts ({frames} and {batch.shape[1]})")
+            frames = batch.shape[1]
+            stats.update(torch.as_tensor(model(batch.to(dev))).double().cpu())
+            bar.update(len(batch))
+    if stats.n < 2:
+        raise ValueError(f"FVD needs at least 2 videos per set, got {stats.n}")
+    return stats.result(frames=frames)
+
+
+def fvd_from_stats(a: Stats, b: Stats) -> float:
+    """FVD between two statistics; warns when either set is smaller than the feature dimension."""
+    if a.frames is not None and b.frames is not None and a.frames != b.frames:
+        raise ValueError(f"the two sets have different frame counts ({a.frames} vs {b.frames}); "
+                         "FVD compares clips of equal length")
+    for s in (a, b):
+        if s.n < 2:
+            raise ValueError(f"FVD needs at least 2 videos per set, got {s.n}")
+    if min(a.n, b.n) < FEATURE_DIM:
+        warnings.warn(f"FVD with N = {min(a.n, b.n)} < {FEATURE_DIM} videos is biased upwards "
+                      "(rank-deficient covariance); report N and compare only at equal N", stacklevel=2)
+    value = frechet_distance(a.mu, a.sigma, b.mu, b.sigma)
+    if not np.isfinite(value):
+        raise ValueError("FVD is NaN: the statistics are not finite")
+    return value
+
+
+def compute_fvd(real: VideosLike, fake: VideosLike, **kw: Any) -> float:
+    """FVD between two video sets (uint8 [N, T, H, W, 3] arrays or iterators of batches)."""
+    return fvd_from_stats(video_stats(real, **kw), video_stats(fake, **kw))
+
+
+def stats_key(key: dict, *, weights: str | None = None, frames: int | None = None) -> dict:
+    """Everything that affects cached statistics: the caller's key plus extractor, weights, resize."""
+    from metrics.i3d_weights import BN_EPS, find_weights
+
+    return {"key": key, "frames": frames, "extractor": "i3d-kinetics-400-logits",
+            "weights_sha256": sha256_file(find_weights(weights)), "resize": RESIZE_RULE, "size": 224,
+            "bn_eps": BN_EPS, "stats": "float64, 1/(N-1)", "version": STATS_VERSION}
+
+
+def cached_video_stats(name: str, key: dict, make_batches: Callable[[], VideosLike], *,
+                       frames: int | None = None, weights: str | None = None, **kw: Any) -> Stats:
+    """``video_stats(make_batches(), **kw)``, cached under ``$RAMVID_CACHE/fvd_stats``.
+
+    The file name is ``name`` (made filesystem-safe) plus a hash of ``stats_key`` (caller's key,
+    frames, weights sha256, resize rule, versions); ``make_batches`` is called only on a miss.
+    """
+    full = stats_key(key, weights=weights, frames=frames)
+    text = json.dumps(full, sort_keys=True, default=str)
+    digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-") or "stats"
+    path = cache_dir("fvd_stats") / f"{slug}-{digest}.npz"
+    if path.is_file():
+        with np.load(path) as z:
+            if str(z["key_json"]) == text:
+                f = int(z["frames"])
+                return Stats(mu=z["mu"], sigma=z["sigma"], n=int(z["n"]), frames=f if f > 0 else None)
+    stats = video_stats(make_batches(), weights=weights, **kw)
+    if frames is not None and stats.frames != frames:
+        raise ValueError(f"cached_video_stats({name!r}): videos have {stats.frames} frames, "
+                         f"the key says {frames}")
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.savez(f, mu=stats.mu, sigma=stats.sigma, n=stats.n, frames=stats.frames or 0, key_json=text)
+    return stats

@@ -1,0 +1,196 @@
+"""Read a set of videos from disk as a re-iterable stream of uint8 [B, T, H, W, 3] batches.
+
+Formats: ``.npy``; ``.npz`` (key ``videos`` or its only array); ``.h5``/``.hdf5`` (dataset ``key``,
+else ``videos``, else its only 5-D dataset); a folder of video files decoded with PyAV. Arrays are
+read batch by batch (never whole), so memory does not grow with the number of videos.
+"""
+from __future__ import annotations
+
+import os
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+
+VIDEO_EXTS = (".mp4", ".avi", ".webm", ".mkv", ".mov", ".gif", ".m4v")
+Batches = Iterator[np.ndarray]
+
+
+@dataclass(frozen=True)
+class VideoSet:
+    """Videos on disk: iterate for uint8 [B, T, H, W, 3] batches (re-reads each time); len() = count."""
+
+    path: Path
+    n: int
+    frames: int | None  # frames per video when the header says so (None for folders until decoded)
+    batches: Callable[[], Batches]
+
+    def __iter__(self) -> Batches:
+        return self.batches()
+
+    def __len__(self) -> int:
+        return self.n
+
+
+def _check_layout(shape: tuple[int, ...], dtype: np.dtype, where: str) -> None:
+    if len(shape) != 5 or shape[-1] != 3:
+        raise ValueError(f"{where}: expected videos [N, T, H, W, 3], got shape {list(shape)}")
+    if dtype != np.uint8:
+        raise ValueError(f"{where}: expected uint8 videos (0..255), got {dtype}; save them with "
+                         "np.clip(x, 0, 255).astype(np.uint8)")
+
+
+def _npy_header(f: BinaryIO, where: str) -> tuple[tuple[int, ...], np.dtype]:
+    version = np.lib.format.read_magic(f)
+    read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    shape, fortran, dtype = read(f)
+    if fortran:
+        raise ValueError(f"{where}: Fortran-ordered array; save it with np.ascontiguousarray(x)")
+    _check_layout(shape, dtype, where)
+    return tuple(shape), dtype
+
+
+def _npy_stream(f: BinaryIO, shape: tuple[int, ...], batch_size: int) -> Batches:
+    per_video = int(np.prod(shape[1:]))
+    for start in range(0, shape[0], batch_size):
+        b = min(batch_size, shape[0] - start)
+        buf = f.read(b * per_video)
+        if len(buf) != b * per_video:
+            raise ValueError(f"truncated array: expected {shape[0]} videos, file ends after {start}")
+        yield np.frombuffer(bytearray(buf), np.uint8).reshape(b, *shape[1:])  # writable copy
+
+
+def _npy(path: Path, batch_size: int) -> tuple[Callable[[], Batches], tuple[int, ...]]:
+    with open(path, "rb") as f:
+        shape, _ = _npy_header(f, str(path))
+
+    def gen() -> Batches:
+        with open(path, "rb") as f:
+            _npy_header(f, str(path))
+            yield from _npy_stream(f, shape, batch_size)
+    return gen, shape
+
+
+def _npz_member(path: Path, key: str | None) -> str:
+    with zipfile.ZipFile(path) as z:
+        names = [n[:-4] for n in z.namelist() if n.endswith(".npy")]
+    if key is None:
+        key = "videos" if "videos" in names else (names[0] if len(names) == 1 else None)
+    if key not in names:
+        raise ValueError(f"{path}: no array {key or 'videos'!r} (found {names}); "
+                         "save with np.savez(path, videos=x) or pass --key")
+    return key + ".npy"
+
+
+def _npz(path: Path, key: str | None, batch_size: int) -> tuple[Callable[[], Batches], tuple[int, ...]]:
+    member = _npz_member(path, key)
+    with zipfile.ZipFile(path) as z, z.open(member) as f:
+        shape, _ = _npy_header(f, f"{path}:{member}")
+
+    def gen() -> Batches:
+        with zipfile.ZipFile(path) as z, z.open(member) as f:
+            _npy_header(f, f"{path}:{member}")
+            yield from _npy_stream(f, shape, batch_size)
+    return gen, shape
+
+
+def _h5_key(h5, path: Path, key: str | None) -> str:  # noqa: ANN001
+    if key is not None:
+        if key not in h5:
+            raise ValueError(f"{path}: no dataset {key!r} (found {list(h5.keys())}); pass --key")
+        return key
+    if "videos" in h5:
+        return "videos"
+    five_d = [k for k, v in h5.items() if getattr(v, "ndim", 0) == 5]
+    if len(five_d) != 1:
+        raise ValueError(f"{path}: cannot tell which dataset holds the videos (5-D datasets: {five_d}); "
+                         "pass --key")
+    return five_d[0]
+
+
+def _h5(path: Path, key: str | None, batch_size: int) -> tuple[Callable[[], Batches], tuple[int, ...]]:
+    import h5py
+
+    with h5py.File(path, "r") as h5:
+        key = _h5_key(h5, path, key)
+        _check_layout(h5[key].shape, h5[key].dtype, f"{path}:{key}")
+        shape = tuple(h5[key].shape)
+        n = shape[0]
+
+    def gen() -> Batches:
+        with h5py.File(path, "r") as h5:
+            ds = h5[key]
+            for start in range(0, n, batch_size):
+                yield np.asarray(ds[start:start + batch_size])
+    return gen, shape
+
+
+def decode_video(path: str | os.PathLike, frames: int | None = None) -> np.ndarray:
+    """All frames (or the first ``frames``) of a video file as uint8 [T, H, W, 3] (PyAV).
+
+    Decodes until the stream ends: container frame counts are not trusted.
+    """
+    import av
+
+    out: list[np.ndarray] = []
+    with av.open(str(path)) as container:
+        for frame in container.decode(video=0):
+            out.append(frame.to_ndarray(format="rgb24"))
+            if frames is not None and len(out) == frames:
+                break
+    if not out:
+        raise ValueError(f"{path}: no decodable video frames")
+    if frames is not None and len(out) < frames:
+        raise ValueError(f"{path}: has {len(out)} frames, fewer than the {frames} requested")
+    return np.stack(out)
+
+
+def _folder(path: Path, frames: int | None, batch_size: int) -> VideoSet:
+    files = sorted(p for p in path.iterdir() if p.suffix.lower() in VIDEO_EXTS)
+    if not files:
+        raise ValueError(f"{path}: no video files ({', '.join(VIDEO_EXTS)})")
+
+    def gen() -> Batches:
+        batch: list[np.ndarray] = []
+        for f in files:
+            video = decode_video(f, frames)
+            if batch and video.shape != batch[0].shape:
+                raise ValueError(f"{f}: shape {list(video.shape)} differs from {list(batch[0].shape)} "
+                                 "of the other videos; pass --frames or resize them to one size")
+            batch.append(video)
+            if len(batch) == batch_size:
+                yield np.stack(batch)
+                batch = []
+        if batch:
+            yield np.stack(batch)
+    return VideoSet(path, len(files), frames, gen)
+
+
+def load_video_set(path: str | os.PathLike, key: str | None = None, *, frames: int | None = None,
+                   batch_size: int = 16) -> VideoSet:
+    """The videos in a file or folder as a ``VideoSet`` (iterate for batches; ``len`` = count).
+
+    ``key`` picks the array/dataset in ``.npz``/``.h5``; ``frames`` keeps the first ``frames`` frames.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file or folder")
+    suffix = path.suffix.lower()
+    if path.is_dir():
+        return _folder(path, frames, batch_size)
+    if suffix == ".npy":
+        gen, shape = _npy(path, batch_size)
+    elif suffix == ".npz":
+        gen, shape = _npz(path, key, batch_size)
+    elif suffix in (".h5", ".hdf5"):
+        gen, shape = _h5(path, key, batch_size)
+    else:
+        raise ValueError(f"{path}: unsupported format; use .npy, .npz, .h5 or a folder of videos")
+    if frames is None:
+        return VideoSet(path, shape[0], shape[1], gen)
+    if shape[1] < frames:
+        raise ValueError(f"{path}: videos have {shape[1]} frames, fewer than the {frames} requested")
+    return VideoSet(path, shape[0], frames, lambda: (b[:, :frames] for b in gen()))
