@@ -8,8 +8,9 @@ weights_only=True)`` reads it without running pickled code:
     step            int, optimizer steps taken
     model, ema      state dicts keyed like ``UNet3D.state_dict()``
     optimizer       ``AdamW.state_dict()``
-    rng             {"seed": int, "torch_cpu": uint8 tensor, ...}: every training draw is derived
-                    from (seed, step, item), so seed + step is what makes a resume exact
+    rng             {"seed": int, "torch_cpu": uint8 tensor, "next_step_generator": uint8 tensor}:
+                    every training draw is derived from (seed, step, item), so seed + step is
+                    what makes a resume exact; the generator states are kept for inspection
     git_hash        str
     dataset         {"name": str, "path": str | None}
 
