@@ -38,7 +38,11 @@ def get_i3d(weights: str | None = None, device: str | torch.device | None = None
 
 def check_videos(x: np.ndarray | torch.Tensor, where: str = "videos") -> torch.Tensor:
     """The input contract: uint8 [B, T, H, W, 3] with T >= 9. One clear line on violation."""
-    t = torch.as_tensor(x) if isinstance(x, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(x))
+    if isinstance(x, torch.Tensor):
+        t = x
+    else:
+        x = np.ascontiguousarray(x)
+        t = torch.from_numpy(x if min(x.strides, default=0) >= 0 else x.copy())  # e.g. x[::-1] views
     if t.ndim != 5 or t.shape[-1] != 3:
         raise ValueError(f"{where}: expected uint8 videos [N, T, H, W, 3], got shape {list(t.shape)}")
     if t.dtype != torch.uint8:
