@@ -1,0 +1,167 @@
+"""``ramvid-bench run``: evaluate a checkpoint or a baseline on a protocol and record one results row.
+
+Steps: resolve the protocol (+ overrides) -> open its test clips -> generate the missing samples
+in shards (resumable) -> metric (real statistics cached) -> append a row to the results CSV.
+"""
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from benchmarks.methods import Method, make_method
+from benchmarks.registry import Protocol, get_protocol
+from benchmarks.results import DEFAULT_RESULTS, append_row
+from benchmarks.scoring import score
+from benchmarks.shards import ShardStore
+from ramvid.utils import git_hash, resolve_device
+
+DEFAULT_RUNS_DIR = Path("runs")
+
+
+@dataclass
+class RunSpec:
+    """Everything ``run`` needs; ``None`` overrides keep the protocol's values."""
+
+    protocol: str
+    ckpt: str | None = None
+    preset: str | None = None
+    baseline: str | None = None
+    data_path: str | None = None
+    num_videos: int | None = None
+    samples_per_video: int | None = None
+    sampler_steps: int | None = None
+    batch_size: int = 16
+    device: str | None = None
+    results: str | None = str(DEFAULT_RESULTS)  # None: record nothing (check, tests)
+    out_dir: str | None = None
+    gif: str | None = None
+    progress: bool = True
+    stop_after_shards: int | None = None  # testing hook: simulate an interruption
+    overrides: dict[str, Any] = field(default_factory=dict)  # any other Protocol field
+
+
+@dataclass
+class RunResult:
+    protocol: Protocol
+    value: float
+    std: float | None
+    per_repeat: list[float]
+    row: dict[str, Any]
+    work_dir: Path
+
+
+class Interrupted(RuntimeError):
+    """Raised by the ``stop_after_shards`` hook after writing that many new shards."""
+
+
+def resolve(spec: RunSpec) -> Protocol:
+    """The protocol with the spec's overrides applied (validated again)."""
+    base = get_protocol(spec.protocol)
+    return base.replace(num_videos=spec.num_videos, samples_per_video=spec.samples_per_video,
+                        sampler_steps=spec.sampler_steps, **spec.overrides)
+
+
+def describe(spec: RunSpec) -> dict[str, Any]:
+    """The resolved settings (``--dry-run``): protocol fields plus how it would run."""
+    p = resolve(spec)
+    method = spec.baseline or spec.ckpt
+    return {"protocol": p.to_dict(), "method": method, "preset": spec.preset, "data_path": spec.data_path,
+            "batch_size": spec.batch_size, "device": str(resolve_device(spec.device)),
+            "results": spec.results, "generated_frames": list(p.generated),
+            "metric_frames": list(p.metric_indices)}
+
+
+def _work_dir(spec: RunSpec, p: Protocol, method: Method) -> tuple[Path, dict[str, Any]]:
+    manifest = {"protocol": p.to_dict(), "method": method.identity}
+    digest = hashlib.sha256(json.dumps(manifest, sort_keys=True, default=str).encode()).hexdigest()
+    root = Path(spec.out_dir) if spec.out_dir else DEFAULT_RUNS_DIR / f"{p.name}-{digest[:12]}"
+    return root, manifest
+
+
+def _todo(p: Protocol, done: set[tuple[int, int]]) -> list[tuple[int, int]]:
+    """(video, sample) keys still missing, in (sample, video) order."""
+    total = p.samples_per_video * p.repeats
+    return [(v, s) for s in range(total) for v in range(p.num_videos) if (v, s) not in done]
+
+
+def generate_missing(p: Protocol, method: Method, store: ShardStore, *, batch_size: int,
+                     progress: bool, stop_after: int | None = None) -> int:
+    """Produce every missing sample, one shard per batch; returns the number of new shards."""
+    todo = _todo(p, store.done_keys())
+    written = 0
+    total = p.num_videos * p.samples_per_video * p.repeats
+    with tqdm(total=total, initial=total - len(todo), desc=f"{method.name} samples", unit="video",
+              disable=not progress) as bar:
+        for lo in range(0, len(todo), batch_size):
+            if stop_after is not None and written >= stop_after:
+                raise Interrupted(f"stopped after {written} shards (resume by running again)")
+            keys = todo[lo:lo + batch_size]
+            store.write(method.produce(keys), keys)
+            written += 1
+            bar.update(len(keys))
+    return written
+
+
+def run(spec: RunSpec) -> RunResult:
+    """Evaluate ``spec`` end to end (see the module docstring)."""
+    from ramvid.data import open_dataset
+
+    t0 = time.time()
+    p = resolve(spec)
+    dev = resolve_device(spec.device)
+    source = open_dataset(p.dataset, p.split, frames=p.frames, resolution=p.resolution,
+                          path=spec.data_path, seed=p.data_seed)
+    if len(source) < p.num_videos:
+        raise ValueError(f"{p.dataset}/{p.split} has {len(source)} clips but the protocol needs "
+                         f"{p.num_videos}; lower --num-videos")
+    method = make_method(p, source, ckpt=spec.ckpt, preset=spec.preset, baseline=spec.baseline,
+                         device=str(dev), progress=spec.progress)
+    root, manifest = _work_dir(spec, p, method)
+    store = ShardStore(root, manifest)
+    generate_missing(p, method, store, batch_size=spec.batch_size, progress=spec.progress,
+                     stop_after=spec.stop_after_shards)
+    value, std, per_repeat = score(p, source, store, batch_size=spec.batch_size, device=dev,
+                                   progress=spec.progress)
+    if spec.gif:
+        write_run_gif(spec.gif, p, source, store)
+    row = _row(p, spec, method, value, std, dev, time.time() - t0)
+    if spec.results:
+        append_row(spec.results, row)
+    return RunResult(protocol=p, value=value, std=std, per_repeat=per_repeat, row=row, work_dir=root)
+
+
+def _row(p: Protocol, spec: RunSpec, method: Method, value: float, std: float | None,
+         dev: torch.device, wall: float) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "protocol": p.name, "version": p.version, "metric": p.metric, "value": value, "std": std,
+        "num_videos": p.num_videos, "samples_per_video": p.samples_per_video, "repeats": p.repeats,
+        "sampler": p.sampler if method.name == "ramvid" else "", "seed": p.seed,
+        "sampler_steps": p.sampler_steps if method.name == "ramvid" else "",
+        "resample": p.resample if method.name == "ramvid" else "", "batch_size": spec.batch_size,
+        "device": str(dev), "threads": torch.get_num_threads(), "git_hash": git_hash(),
+        "wall_s": round(wall, 1),
+    }
+    row.update(method.row)
+    return row
+
+
+def write_run_gif(path: str | os.PathLike, p: Protocol, source: Any, store: ShardStore,
+                  count: int = 6) -> Path:
+    """GIF grid: real clips (top) over sample 0 of the same videos (bottom); known frames in green."""
+    from ramvid.video import grid_frames, write_gif
+
+    n = min(count, p.num_videos)
+    fake = np.concatenate(list(store.iter_batches({0})))[:n]
+    real = source.clips(range(n))
+    return write_gif(path, grid_frames([real, fake], known=p.cond))

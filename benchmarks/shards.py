@@ -1,0 +1,85 @@
+"""Generated samples on disk as shards, written as produced, so an interrupted run resumes.
+
+A run's work directory holds ``manifest.json`` (what the samples are) and ``shard-00000.npz``,
+``shard-00001.npz``, ... each with ``videos`` uint8 [n, T, H, W, 3] and ``keys`` int64 [n, 2]
+(video index, sample index). Shards are written atomically, so a crash loses at most the batch in
+flight; the keys make resuming independent of the batch size used before.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ramvid.utils import atomic_path
+from ramvid.video import save_npz
+
+_SHARD = re.compile(r"^shard-(\d{5,})\.npz$")
+
+
+class ShardStore:
+    """Shards of one run (one protocol, method and workload) under ``root``."""
+
+    def __init__(self, root: str | os.PathLike, manifest: dict[str, Any]) -> None:
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        path = self.root / "manifest.json"
+        text = json.dumps(manifest, indent=1, sort_keys=True, default=str)
+        if path.exists() and json.loads(path.read_text()) != json.loads(text):
+            raise ValueError(f"{self.root} holds samples of a different run (manifest.json differs); "
+                             "delete the folder or pass another --out-dir")
+        if not path.exists():
+            with atomic_path(path) as tmp:
+                tmp.write_text(text)
+
+    def shards(self) -> list[Path]:
+        found = [(int(m.group(1)), p) for p in self.root.iterdir() if (m := _SHARD.match(p.name))]
+        return [p for _, p in sorted(found)]
+
+    def done_keys(self) -> set[tuple[int, int]]:
+        """(video, sample) pairs already on disk."""
+        done: set[tuple[int, int]] = set()
+        for p in self.shards():
+            with np.load(p) as z:
+                done.update((int(v), int(s)) for v, s in z["keys"])
+        return done
+
+    def write(self, videos: np.ndarray, keys: list[tuple[int, int]]) -> Path:
+        """Store one batch as the next shard (atomic)."""
+        if len(videos) != len(keys):
+            raise ValueError(f"{len(videos)} videos but {len(keys)} keys")
+        existing = self.shards()
+        index = int(_SHARD.match(existing[-1].name).group(1)) + 1 if existing else 0
+        return save_npz(self.root / f"shard-{index:05d}.npz", videos,
+                        keys=np.asarray(keys, np.int64).reshape(-1, 2))
+
+    def iter_batches(self, samples: set[int] | None = None) -> Iterator[np.ndarray]:
+        """Yield uint8 [n, T, H, W, 3] per shard, only the videos whose sample index is in ``samples``.
+
+        Videos come in (sample, video) order whatever the shard layout, so the metric's input order
+        never depends on how the run was batched or interrupted.
+        """
+        index: list[tuple[int, int, Path, int]] = []
+        for p in self.shards():
+            with np.load(p) as z:
+                index += [(int(s), int(v), p, row) for row, (v, s) in enumerate(z["keys"])
+                          if samples is None or int(s) in samples]
+        index.sort()
+        cache: dict[Path, np.ndarray] = {}
+        chunk: list[np.ndarray] = []
+        for _, _, p, row in index:
+            if p not in cache:
+                cache.clear()  # keep one shard in memory at a time in the common in-order case
+                with np.load(p) as z:
+                    cache[p] = z["videos"]
+            chunk.append(cache[p][row])
+            if len(chunk) == 32:
+                yield np.stack(chunk)
+                chunk = []
+        if chunk:
+            yield np.stack(chunk)
