@@ -55,7 +55,8 @@ def model_info(preset: str, as_json: bool, keys: bool) -> None:
     if as_json:
         click.echo(json.dumps(info, indent=2))
         return
-    click.echo(f"preset: {preset}")
+    res = info["resolution"]
+    click.echo(f"preset: {preset} ({info['frames']} frames at {res}x{res})")
     for name, value in _flatten(info["config"]):
         click.echo(f"  {name}: {value}")
     n = info["parameters"]
