@@ -10,13 +10,14 @@ leaves only valid files, and re-running skips every item already in ``<out>`` or
 """
 from __future__ import annotations
 
+import gc
 import json
 import multiprocessing as mp
 import os
 import re
 import shutil
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from functools import partial
@@ -102,12 +103,20 @@ def _state_files(out: Path, parts: Path) -> list[Path]:
     return files + (sorted(parts.glob("*.h5")) if parts.is_dir() else [])
 
 
-def _collect(handles: list[h5py.File]) -> tuple[dict[str, None], dict[str, list[str]]]:
-    """Done items and skip reasons per item; a later file finishing an item replaces its old reasons."""
+def _collect(paths: list[Path], resolution: int) -> tuple[dict[str, None], dict[str, list[str]]]:
+    """Done items and skip reasons per item; a later file finishing an item replaces its old reasons.
+
+    Files are opened one at a time: a large job can have thousands of shards.
+    """
     done: dict[str, None] = {}
     skipped: dict[str, list[str]] = {}
-    for h in handles:
-        d, s = read_resume_state(h)
+    for p in paths:
+        with h5py.File(p, "r") as h:
+            check_format(h, p)
+            if int(h.attrs["resolution"]) != resolution:
+                raise ValueError(f"{p} holds resolution {h.attrs['resolution']}, not {resolution}; "
+                                 "use another --out or the same --resolution")
+            d, s = read_resume_state(h)
         for k in d:
             done[k] = None
             skipped.pop(k, None)
@@ -118,46 +127,56 @@ def _collect(handles: list[h5py.File]) -> tuple[dict[str, None], dict[str, list[
 
 def load_state(out: Path, parts: Path, resolution: int) -> tuple[set[str], set[str]]:
     """(done item keys, keys of items that were skipped) from the output and its shards."""
-    handles = [h5py.File(p, "r") for p in _state_files(out, parts)]
-    try:
-        for p, h in zip(_state_files(out, parts), handles, strict=True):
-            if p == out:
-                check_format(h, p)
-            if int(h.attrs["resolution"]) != resolution:
-                raise ValueError(f"{p} holds resolution {h.attrs['resolution']}, not {resolution}; "
-                                 "use another --out or the same --resolution")
-        done, skipped = _collect(handles)
-    finally:
-        for h in handles:
-            h.close()
+    done, skipped = _collect(_state_files(out, parts), resolution)
     return set(done), set(skipped)
+
+
+class _OpenFiles:
+    """At most ``limit`` read handles open at once (least recently used closed first)."""
+
+    def __init__(self, limit: int = 64) -> None:
+        self.limit, self.files = limit, OrderedDict()
+
+    def __getitem__(self, path: Path) -> h5py.File:
+        if path in self.files:
+            self.files.move_to_end(path)
+        else:
+            if len(self.files) >= self.limit:
+                self.files.popitem(last=False)[1].close()
+            self.files[path] = h5py.File(path, "r")
+        return self.files[path]
+
+    def close(self) -> None:
+        for f in self.files.values():
+            f.close()
 
 
 def _merge(out: Path, parts: Path, resolution: int, dataset: str, attrs: dict) -> None:
     """Merge the output and all shards into a new output (sorted by name per split), atomically."""
-    handles = [h5py.File(p, "r") for p in _state_files(out, parts)]
-    try:
-        done, skipped = _collect(handles)
-        entries: dict[str, dict[str, tuple]] = {}
-        for h in handles:
+    paths = _state_files(out, parts)
+    done, skipped = _collect(paths, resolution)
+    entries: dict[str, dict[str, tuple]] = {}
+    for p in paths:
+        with h5py.File(p, "r") as h:
             for split in splits_of(h):
                 idx = read_index(h, split)
-                for j, name in enumerate(idx.names):
+                for j, name in enumerate(idx.names):  # first writer of a name wins
                     entries.setdefault(split, {}).setdefault(
-                        name, (h, int(idx.starts[j]), int(idx.lengths[j]), int(idx.labels[j])))
+                        name, (p, int(idx.starts[j]), int(idx.lengths[j]), int(idx.labels[j])))
+    files = _OpenFiles()
+    try:
         with atomic_path(out) as tmp, h5py.File(tmp, "w") as f:
             for split in sorted(entries):
                 app = SplitAppender(f, split, resolution)
                 for name in sorted(entries[split], key=natural_key):
-                    h, s, n, label = entries[split][name]
-                    app.add(name, label, h[split]["frames"][s:s + n])
+                    p, s, n, label = entries[split][name]
+                    app.add(name, label, files[p][split]["frames"][s:s + n])
                 app.close()
             flat = [(k, r) for k in sorted(skipped, key=natural_key) for r in skipped[k]]
             write_root(f, resolution=resolution, dataset=dataset, attrs=attrs, done_items=list(done),
                        skipped=flat)
     finally:
-        for h in handles:
-            h.close()
+        files.close()
     shutil.rmtree(parts, ignore_errors=True)
 
 
@@ -166,7 +185,16 @@ def _results(todo: list[WorkItem], worker: Callable, workers: int) -> Iterator[I
         yield from map(worker, todo)
         return
     ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
-    with ctx.Pool(workers) as pool:
+    # A PyAV codec context left in a reference cycle and collected in a forked child joins FFmpeg
+    # threads that exist only in the parent: it hangs forever. Collect here, and freeze the rest so
+    # the children's garbage collector never visits objects inherited from the parent.
+    gc.collect()
+    gc.freeze()
+    try:
+        pool = ctx.Pool(workers)
+    finally:
+        gc.unfreeze()
+    with pool:
         yield from pool.imap_unordered(worker, todo, chunksize=1)
 
 
