@@ -37,7 +37,8 @@ def train_fallback(out_dir: Path, steps: int, device: str | None) -> Path:
     config = get_preset("tiny")
     data = open_dataset("shapes", "train", frames=config.frames, resolution=config.resolution)
     train(config, data, steps=steps, out_dir=out_dir, resume=latest_checkpoint(out_dir) is not None,
-          seed=0, device=device or "cpu", save_every=steps, data_name="shapes")
+          batch_size=2, micro_batch=2, lr=5e-4, ema_rate=0.98, seed=0, device=device or "cpu",
+          save_every=steps, data_name="shapes")
     ckpt = latest_checkpoint(out_dir)
     if ckpt is None:
         raise RuntimeError(f"training wrote no checkpoint to {out_dir}")
@@ -45,8 +46,8 @@ def train_fallback(out_dir: Path, steps: int, device: str | None) -> Path:
 
 
 def demo(out_dir: str | os.PathLike = "demo-out", *, protocol: str = "shapes-prediction",
-         num_videos: int = 32, sampler_steps: int | None = None, batch_size: int = 16,
-         train_steps: int = 300, device: str | None = None, progress: bool = True,
+         num_videos: int = 16, sampler_steps: int | None = None, batch_size: int = 16,
+         train_steps: int = 60, device: str | None = None, progress: bool = True,
          echo: Callable[[str], None] = print) -> str:
     """Run the demo; returns the rendered table. Outputs: ``out_dir``/{runs.csv, <protocol>.gif}."""
     out = Path(out_dir)

@@ -59,10 +59,17 @@ def method_label(run: dict[str, str]) -> str:
     return f"RaMViD {run.get('preset', '')} step {run.get('step', '?')} [{run.get('ckpt_sha256', '')[:8]}]"
 
 
-def _latest_by_method(runs: Iterable[dict[str, str]]) -> dict[str, dict[str, str]]:
+def _latest_by_method(runs: Iterable[dict[str, str]], num_videos: int | None = None,
+                      sampler_steps: int | None = None) -> dict[str, dict[str, str]]:
+    """The newest run per method; workloads other than the protocol's get rows of their own."""
     latest: dict[str, dict[str, str]] = {}
     for r in runs:  # file order is time order (append-only), so the last one wins
-        latest[method_label(r)] = r
+        label = method_label(r)
+        if num_videos is not None and r.get("num_videos") != str(num_videos):
+            label += f", n={r.get('num_videos')}"
+        if sampler_steps is not None and r.get("sampler_steps") not in ("", None, str(sampler_steps)):
+            label += f", {r.get('sampler_steps')} steps"
+        latest[label] = r
     return latest
 
 
@@ -107,18 +114,24 @@ def _params(run: dict[str, str]) -> str:
     return f"{int(p) / 1e6:.1f}M" if _is_float(p) and p else ""
 
 
-def embedded_rows(dataset: str, runs: list[dict[str, str]]) -> tuple[list[str], list[list[str]]]:
-    """(header, rows) for one embedded dataset: methods down, its protocols across."""
+def embedded_rows(dataset: str, runs: list[dict[str, str]]) -> tuple[list[str], list[list[str]],
+                                                                  list[dict[str, Any]]]:
+    """(header, rows, csv lines) for one embedded dataset: methods down, its protocols across."""
     protos = [p for p in default_registry() if p.dataset == dataset and not p.table]
     header = ["method", *(f"{p.name} {p.metric.upper()} {ARROW[DIRECTION[p.metric]]}" for p in protos)]
     cells: dict[str, dict[str, str]] = {}
+    lines: list[dict[str, Any]] = []
     for p in protos:
-        for label, run in _latest_by_method(r for r in runs if r["protocol"] == p.name).items():
+        mine = [r for r in runs if r["protocol"] == p.name]
+        for label, run in _latest_by_method(mine, p.num_videos, p.sampler_steps).items():
             cells.setdefault(label, {})[p.name] = f"{_run_value(run)} (n={run['num_videos']})"
-    order = [f"{b} (baseline)" for b in BASELINE_ORDER]
-    labels = [k for k in order if k in cells] + sorted(k for k in cells if k not in order)
+            lines.append({"table": "embedded", "protocol": p.name, "method": label, "params": _params(run),
+                          "p_uncond": run.get("p_uncond", ""), "metric": p.metric,
+                          "direction": DIRECTION[p.metric], "reported": "—",
+                          "reproduced": _run_value(run), "n": _run_n(run)})
+    labels = sorted(cells, key=_label_order)
     rows = [[label, *(cells[label].get(p.name, "—") for p in protos)] for label in labels]
-    return header, rows
+    return header, rows, lines
 
 
 def _md(rows: list[list[Any]], header: list[str]) -> str:
@@ -126,33 +139,53 @@ def _md(rows: list[list[Any]], header: list[str]) -> str:
     return tabulate(rows, header, tablefmt="github", disable_numparse=True)
 
 
+def _label_order(label: str) -> tuple[int, str]:
+    """Baselines first (real, copy-last, interpolate), then models by name."""
+    for i, b in enumerate(BASELINE_ORDER):
+        if label.startswith(f"{b} (baseline)"):
+            return i, label
+    return len(BASELINE_ORDER), label
+
+
+def _embedded_sections(runs: list[dict[str, str]]) -> tuple[list[str], list[dict[str, Any]]]:
+    from benchmarks.protocols import EMBEDDED_DATASETS
+
+    sections, lines = [], []
+    for ds in EMBEDDED_DATASETS:
+        header, rows, found = embedded_rows(ds, runs)
+        if rows:
+            sections.append(f"### Embedded data: {ds}\n\n" + _md(rows, header))
+        lines += found
+    return sections, lines
+
+
+def _paper_sections(table: str, rows: list[dict[str, Any]]) -> list[str]:
+    sections = []
+    for proto in dict.fromkeys(r["protocol"] for r in rows):
+        sub = [r for r in rows if r["protocol"] == proto]
+        head = ["method", "params", "p_U", f"{sub[0]['metric'].upper()} {ARROW[sub[0]['direction']]} "
+                "reported", "reproduced", "N (videos×samples)"]
+        body = [[r["method"], r["params"], r["p_uncond"], r["reported"], r["reproduced"], r["n"]]
+                for r in sub]
+        sections.append(f"### Table {table}: {proto}\n\n" + _md(body, head))
+    return sections
+
+
 def render(paper_path: str | os.PathLike, runs_path: str | os.PathLike, *, table: str | None = None,
            protocol: str | None = None, fmt: str = "markdown") -> str:
     """The tables as Markdown (sections) or one CSV; ``table`` is "1".."5" or "embedded"."""
     paper, runs = read_rows(paper_path), read_rows(runs_path)
-    tables = [table] if table else ["1", "2", "3", "4", "5", "embedded"]
-    lines: list[dict[str, Any]] = []
+    runs = [r for r in runs if protocol in (None, r["protocol"])]
     sections: list[str] = []
-    for t in tables:
+    lines: list[dict[str, Any]] = []
+    for t in [table] if table else ["1", "2", "3", "4", "5", "embedded"]:
         if t == "embedded":
-            from benchmarks.protocols import EMBEDDED_DATASETS
-
-            for ds in EMBEDDED_DATASETS:
-                header, rows = embedded_rows(ds, [r for r in runs if protocol in (None, r["protocol"])])
-                if rows:
-                    sections.append(f"### Embedded data: {ds}\n\n" + _md(rows, header))
-                lines += [{"table": "embedded", "protocol": h.split()[0], "method": row[0], "reproduced": c}
-                          for row in rows for h, c in zip(header[1:], row[1:], strict=True)]
-            continue
-        rows = [r for r in paper_rows(t, paper, runs) if protocol in (None, r["protocol"])]
-        lines += rows
-        for proto in dict.fromkeys(r["protocol"] for r in rows):
-            sub = [r for r in rows if r["protocol"] == proto]
-            head = ["method", "params", "p_U", f"{sub[0]['metric'].upper()} {ARROW[sub[0]['direction']]} "
-                    "reported", "reproduced", "N (videos×samples)"]
-            body = [[r["method"], r["params"], r["p_uncond"], r["reported"], r["reproduced"], r["n"]]
-                    for r in sub]
-            sections.append(f"### Table {t}: {proto}\n\n" + _md(body, head))
+            more, found = _embedded_sections(runs)
+        else:
+            found = [r for r in paper_rows(t, paper, runs) if protocol in (None, r["protocol"])]
+            more = _paper_sections(t, found)
+        sections += more
+        lines += found
     if fmt == "csv":
         buf = io.StringIO()
         writer = csv.DictWriter(buf, fieldnames=CSV_FIELDS, lineterminator="\n", extrasaction="ignore")

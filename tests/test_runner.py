@@ -135,3 +135,22 @@ def test_missing_metric_weights_is_one_line(tmp_path, monkeypatch):
                                     "2", "--results", "", "--out-dir", str(tmp_path / "w"), "--quiet"])
     assert res.exit_code != 0 and len(res.output.strip().splitlines()) == 1
     assert "nowhere.ckpt" in res.output or "weights" in res.output.lower()
+
+
+def test_results_append_is_atomic_and_merges_columns(tmp_path, monkeypatch):
+    from benchmarks import results as mod
+
+    path = tmp_path / "runs.csv"
+    mod.append_row(path, {"protocol": "a", "value": 1.5})
+    mod.append_row(path, {"protocol": "b", "value": 2.0, "extra": "x"})
+    rows = read_rows(path)
+    assert [r["protocol"] for r in rows] == ["a", "b"] and rows[0]["extra"] == "" and rows[1]["extra"] == "x"
+    before = path.read_bytes()
+
+    def crash(*a, **k):
+        raise OSError("disk full")
+    monkeypatch.setattr(mod.csv, "DictWriter", crash)
+    with pytest.raises(OSError):
+        mod.append_row(path, {"protocol": "c"})
+    assert path.read_bytes() == before  # a crash never truncates the CSV
+    assert not list(tmp_path.glob("*.tmp"))

@@ -159,7 +159,7 @@ def check(tolerance: float | None, ci_path: str | None, only: str | None, device
 
 @click.command("demo")
 @click.option("--out", default="demo-out", show_default=True, help="Folder for runs.csv and the GIF.")
-@click.option("--num-videos", type=int, default=32, show_default=True)
+@click.option("--num-videos", type=int, default=16, show_default=True)
 @click.option("--sampler-steps", type=int, default=None, help="Default: the protocol's.")
 @click.option("--device", default=None)
 @click.option("--quiet", is_flag=True, help="No progress bars.")
