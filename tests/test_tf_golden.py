@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -55,3 +56,15 @@ def test_tfhub_without_tensorflow_says_install_extra(monkeypatch: pytest.MonkeyP
 def test_tfhub_rejects_non_uint8() -> None:
     with pytest.raises(ValueError, match="uint8"):
         next(iter(tfhub.tfhub_video_features(np.zeros((2, 9, 8, 8, 3), np.float32))))
+
+
+def test_fvd_cli_tfhub_backend_without_tensorflow(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from benchmarks.cli import main as cli
+
+    monkeypatch.setitem(sys.modules, "tensorflow", None)
+    np.savez(tmp_path / "a.npz", videos=np.zeros((2, 9, 8, 8, 3), np.uint8))
+    path = str(tmp_path / "a.npz")
+    res = CliRunner().invoke(cli, ["fvd", path, path, "--backend", "tfhub"])
+    assert res.exit_code != 0 and "install extra [tf]" in res.output and "Traceback" not in res.output
