@@ -71,13 +71,21 @@ def split_scores(probs: np.ndarray, splits: int = 1, eps: float = EPS) -> np.nda
     return scores
 
 
+def check_groups(n: int, splits: int = 1, repeats: int = 1) -> None:
+    """Fail early (before any C3D work) when N videos cannot form ``repeats`` x ``splits`` parts."""
+    if repeats < 1 or n % repeats:
+        raise ValueError(f"repeats={repeats} needs N divisible by it (TGANv2: 10 x 2048 videos), got N={n}; "
+                         "pass a multiple of repeats or --repeats 1")
+    if splits < 1 or n // repeats < splits:
+        raise ValueError(f"cannot cut groups of {n // repeats} videos into {splits} splits; "
+                         f"use splits between 1 and {n // repeats}")
+
+
 def score_probs(probs: np.ndarray, splits: int = 1, repeats: int = 1, eps: float = EPS) -> ISResult:
     """Inception Score of ``probs`` [N, K]: ``repeats`` disjoint groups of N/R, ``splits`` per group."""
     probs = np.asarray(probs, dtype=np.float64)
     n = probs.shape[0] if probs.ndim else 0
-    if repeats < 1 or n % repeats:
-        raise ValueError(f"repeats={repeats} needs N divisible by it (TGANv2: 10 x 2048 videos), got N={n}; "
-                         "pass a multiple of repeats or --repeats 1")
+    check_groups(n, splits, repeats)
     size = n // repeats
     if repeats == 1:
         scores = split_scores(probs, splits, eps)
@@ -133,6 +141,8 @@ def inception_score(videos: np.ndarray | torch.Tensor | Iterable, c3d: C3D, *, s
                     repeats: int = TGANV2.repeats, batch_size: int = 8,
                     device: torch.device | str | None = None, progress: bool = True) -> tuple[float, float]:
     """(mean, std) of the Inception Score of ``videos`` (see the module docstring for the estimators)."""
+    if hasattr(videos, "__len__"):
+        check_groups(len(videos), splits, repeats)
     probs = c3d_probs(videos, c3d, batch_size=batch_size, device=device, progress=progress)
     result = score_probs(probs, splits=splits, repeats=repeats)
     return result.mean, result.std

@@ -74,6 +74,8 @@ def test_repeats_must_divide_n() -> None:
         score_probs(np.full((15, 4), 0.25), repeats=10)
     with pytest.raises(ValueError, match="splits"):
         split_scores(np.full((3, 4), 0.25), splits=4)
+    with pytest.raises(ValueError, match="groups of 2 videos into 3 splits"):
+        score_probs(np.full((4, 4), 0.25), splits=3, repeats=2)
 
 
 def test_missing_weights_error_names_both_files(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -170,12 +172,14 @@ def test_cli_text_output_and_one_line_errors(c3d_files: tuple[Path, Path], tmp_p
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("RAMVID_C3D_WEIGHTS", raising=False)
     monkeypatch.delenv("RAMVID_C3D_MEAN", raising=False)
-    np.savez(tmp_path / "fake.npz", videos=np.zeros((3, 16, 8, 8, 3), np.uint8))
-    res = CliRunner().invoke(cli, ["is", str(tmp_path / "fake.npz")])
+    np.savez(tmp_path / "fake.npz", videos=np.zeros((4, 16, 8, 8, 3), np.uint8))
+    res = CliRunner().invoke(cli, ["is", str(tmp_path / "fake.npz"), "--repeats", "1"])
     assert res.exit_code != 0 and "conv3d_deepnetA_ucf.npz" in res.output and "mean2.npz" in res.output
     assert "Traceback" not in res.output
     monkeypatch.setenv("RAMVID_C3D_WEIGHTS", str(c3d_files[0]))
     monkeypatch.setenv("RAMVID_C3D_MEAN", str(c3d_files[1]))
+    res = CliRunner().invoke(cli, ["is", str(tmp_path / "fake.npz")])  # 4 videos, 10 repeats: before C3D
+    assert res.exit_code != 0 and "repeats=10 needs N divisible" in res.output
     np.savez(tmp_path / "short.npz", videos=np.zeros((2, 8, 8, 8, 3), np.uint8))
     res = CliRunner().invoke(cli, ["is", str(tmp_path / "short.npz"), "--repeats", "1"])
     assert res.exit_code != 0 and "16 frames" in res.output

@@ -31,14 +31,15 @@ def inception_score(fake: str, c3d_weights: str | None, c3d_mean: str | None, sp
 
     FAKE: uint8 [N,16,H,W,3] videos in .npy, .npz (key 'videos'), .h5, or a folder of video files."""
     from metrics.c3d import load_c3d
-    from metrics.inception_score import c3d_probs, score_probs
+    from metrics.inception_score import c3d_probs, check_groups, score_probs
     from metrics.videos import load_video_set
     from ramvid.utils import resolve_device
 
     try:
-        dev = resolve_device(device)
-        c3d = load_c3d(c3d_weights, c3d_mean, device=dev)
-        probs = c3d_probs(load_video_set(fake, batch_size=batch_size), c3d, progress=not as_json)
+        videos = load_video_set(fake, batch_size=batch_size)
+        check_groups(len(videos), splits, repeats)
+        c3d = load_c3d(c3d_weights, c3d_mean, device=resolve_device(device))
+        probs = c3d_probs(videos, c3d, progress=not as_json)
         result = score_probs(probs, splits=splits, repeats=repeats)
     except (ValueError, FileNotFoundError) as e:
         fail(str(e))
