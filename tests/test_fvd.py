@@ -122,3 +122,13 @@ def test_cli_text_json_and_errors(stub, tmp_path, monkeypatch) -> None:  # noqa:
     assert (result["n_real"], result["n_fake"], result["frames"]) == (6, 5, 9) and result["fvd"] > 0
     out = run(main, ["fvd", str(tmp_path / "real.npy"), str(tmp_path / "short.npy")])
     assert out.exit_code != 0 and "at least 9" in out.output and "Traceback" not in out.output
+
+
+def test_cli_tfhub_backend_unavailable_is_one_line(tmp_path) -> None:  # noqa: ANN001
+    from benchmarks.cli import main
+
+    np.save(tmp_path / "a.npy", _videos(0))
+    out = CliRunner().invoke(main, ["fvd", str(tmp_path / "a.npy"), str(tmp_path / "a.npy"),
+                                    "--backend", "tfhub", "--tfhub-module", str(tmp_path / "no_module")])
+    assert out.exit_code != 0 and "Traceback" not in out.output
+    assert len(out.output.strip().splitlines()) == 1 and "tfhub" in out.output.lower()

@@ -1,12 +1,13 @@
 """Peak memory of ``ramvid-bench fvd`` versus the number of videos (statistics are streamed).
 
-Usage: python benchmarks/perf/fvd_memory.py [--counts 256,2048] [--real-i3d-counts 4,12]
+Usage: python benchmarks/perf/fvd_memory.py [--counts 256,2048] [--real-i3d-counts 8,16]
 
 Writes two .npy sets of uint8 9-frame 32x32 videos per count and runs the CLI in a fresh
 subprocess that reports its own peak RSS (``resource.getrusage(RUSAGE_SELF)`` at exit). At 2,048 videos the
 real I3D would take hours on a 2-core CPU, so the large counts replace only the network's forward
 (``I3D.network``) by a cheap stand-in: reading, batching, the 224x224 resize and the float64
-statistics all run for real. The real network runs at small counts to show its share is constant.
+statistics all run for real. The real network runs at small counts (multiples of the batch size 8,
+so that every run holds full batches) to show its share is constant.
 """
 from __future__ import annotations
 
@@ -44,7 +45,7 @@ def peak_rss_mb(real: Path, fake: Path, stub: bool) -> tuple[float, dict]:
 def main() -> None:
     p = argparse.ArgumentParser(description="peak RSS of ramvid-bench fvd vs N")
     p.add_argument("--counts", default="256,2048")
-    p.add_argument("--real-i3d-counts", default="4,12")
+    p.add_argument("--real-i3d-counts", default="8,16")
     args = p.parse_args()
     rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory() as tmp:
