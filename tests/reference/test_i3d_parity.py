@@ -7,12 +7,16 @@ Reference tier (``pytest -m reference tests/reference``; needs ``pip install jax
 """
 from __future__ import annotations
 
+import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from make_fvd_golden import load_reference, reference_logits, synthetic_videos, tfgan_fid
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # works with or without a package __init__
+from make_fvd_golden import load_reference, reference_logits, synthetic_videos, tfgan_fid  # noqa: E402
 
 pytestmark = pytest.mark.reference
 
