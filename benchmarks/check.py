@@ -69,10 +69,11 @@ def check(path: str | os.PathLike = DEFAULT_CI, *, tolerance: float | None = Non
           device: str | None = None, update: bool = False, progress: bool = True,
           runner: Callable[[RunSpec], RunResult] = run,
           echo: Callable[[str], None] = print) -> list[CheckResult]:
-    """Recompute the rows (``only``: names containing it); ``update`` stores the new values."""
+    """Recompute the rows (``only``: comma-separated name fragments); ``update`` stores new values."""
     path = Path(path)
     rows = read_ci(path)
-    chosen = [r for r in rows if only is None or only in r["name"]]
+    parts = [o for o in (only or "").split(",") if o]
+    chosen = [r for r in rows if not parts or any(o in r["name"] for o in parts)]
     if not chosen:
         raise ValueError(f"no CI row matches {only!r}; names: {', '.join(r['name'] for r in rows)}")
     out = []

@@ -1,8 +1,9 @@
 """The append-only results CSV (``results/runs.csv``): one row per run, the source of truth.
 
-Appends are crash-safe: under an exclusive ``flock`` on ``<file>.lock`` the whole file is read, the
-row added, a temp file written and renamed over the original. A crash leaves the old file intact;
-concurrent runs never interleave. New columns are merged in (old rows get empty cells).
+Appends are crash-safe: under an exclusive ``flock`` on ``.<file>.lock.tmp`` (``*.tmp`` is
+gitignored) the whole file is read, the row added, a temp file written and renamed over the
+original. A crash leaves the old file intact; concurrent runs never interleave. New columns are
+merged in (old rows get empty cells).
 """
 from __future__ import annotations
 
@@ -31,7 +32,8 @@ RUN_FIELDS: tuple[str, ...] = (
 @contextlib.contextmanager
 def _locked(path: Path) -> Iterator[None]:
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_name(path.name + ".lock"), "a") as lock:
+    # the CSV itself is replaced by rename, so the lock lives in a stable side file
+    with open(path.with_name(f".{path.name}.lock.tmp"), "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             yield

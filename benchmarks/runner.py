@@ -119,9 +119,11 @@ def run(spec: RunSpec) -> RunResult:
     t0 = time.time()
     p = resolve(spec)
     dev = resolve_device(spec.device)
-    source = open_dataset(p.dataset, p.split, frames=p.frames, resolution=p.resolution,
-                          path=spec.data_path, seed=p.data_seed)
-    if len(source) < p.num_videos:
+    source = None  # unconditional IS needs no real clips (unless they are the baseline)
+    if p.cond or p.metric == "fvd" or spec.baseline == "real":
+        source = open_dataset(p.dataset, p.split, frames=p.frames, resolution=p.resolution,
+                              path=spec.data_path, seed=p.data_seed)
+    if source is not None and len(source) < p.num_videos:
         raise ValueError(f"{p.dataset}/{p.split} has {len(source)} clips but the protocol needs "
                          f"{p.num_videos}; lower --num-videos")
     method = make_method(p, source, ckpt=spec.ckpt, preset=spec.preset, baseline=spec.baseline,
@@ -132,7 +134,7 @@ def run(spec: RunSpec) -> RunResult:
                      stop_after=spec.stop_after_shards)
     value, std, per_repeat = score(p, source, store, batch_size=spec.batch_size, device=dev,
                                    progress=spec.progress)
-    if spec.gif:
+    if spec.gif and source is not None:
         write_run_gif(spec.gif, p, source, store)
     row = _row(p, spec, method, value, std, dev, time.time() - t0)
     if spec.results:

@@ -153,4 +153,4 @@ def test_results_append_is_atomic_and_merges_columns(tmp_path, monkeypatch):
     with pytest.raises(OSError):
         mod.append_row(path, {"protocol": "c"})
     assert path.read_bytes() == before  # a crash never truncates the CSV
-    assert not list(tmp_path.glob("*.tmp"))
+    assert [p.name for p in tmp_path.glob("*.tmp")] == [".runs.csv.lock.tmp"]  # no temp file left

@@ -134,7 +134,7 @@ def table(table_id: str | None, protocol: str | None, fmt: str, runs: str, paper
 @click.command("check")
 @click.option("--tolerance", type=float, help="Absolute tolerance for every row (default: each row's own).")
 @click.option("--ci", "ci_path", default=None, help="Reference rows (default: the repo's results/ci.csv).")
-@click.option("--only", help="Only rows whose name contains this.")
+@click.option("--only", help="Only rows whose name contains one of these (comma-separated).")
 @click.option("--device", default=None)
 @click.option("--update", is_flag=True, help="Store the recomputed values (after an intended change).")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
