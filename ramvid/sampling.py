@@ -1,4 +1,4 @@
-"""Samplers: RaMViD's conditional ancestral DDPM, and ``generate`` from uint8 videos to uint8 videos.
+"""Samplers: RaMViD's conditional ancestral DDPM, DDIM, and ``generate`` from uint8 to uint8 videos.
 
 Noise is drawn per video from that video's own generator (``randn_per_item``), so video i is
 identical at any batch size and on any number of processes.
@@ -12,7 +12,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ramvid.config import RamvidConfig
-from ramvid.diffusion import Denoiser, Schedule, p_mean_variance
+from ramvid.diffusion import Denoiser, Schedule, extract, p_mean_variance
 from ramvid.masking import impose, mask_from_indices, validate_cond_indices
 from ramvid.utils import make_generator, randn_per_item, resolve_device
 from ramvid.video import check_videos, to_model, to_uint8
@@ -48,6 +48,36 @@ def ddpm(denoiser: Denoiser, schedule: Schedule, x_known: torch.Tensor, cond_mas
     return impose(x, x_known, cond_mask)
 
 
+def ddim(denoiser: Denoiser, schedule: Schedule, x_known: torch.Tensor, cond_mask: torch.Tensor,
+         generators: Sequence[torch.Generator], *, eta: float = 0.0, progress: bool = False) -> torch.Tensor:
+    """DDIM (Song et al. 2021, eq. 12) with RaMViD's conditioning -> float [B, C, T, H, W].
+
+    Same contract as ``ddpm``; eta = 0 is deterministic given the starting noise, eta = 1 matches
+    DDPM's posterior variance. Good samples in far fewer steps than ancestral DDPM (the official
+    code's DDIM crashes; this one is tested). eps is re-derived from the clipped x0 prediction.
+    """
+    if len(generators) != x_known.shape[0]:
+        raise ValueError(f"{len(generators)} generators for a batch of {x_known.shape[0]}")
+    if eta < 0:
+        raise ValueError(f"eta must be >= 0, got {eta}")
+    shape, dev = x_known.shape[1:], x_known.device
+    x = randn_per_item(shape, generators, dev, x_known.dtype)
+    for i in tqdm(range(schedule.steps - 1, -1, -1), desc="ddim", leave=False, disable=not progress):
+        t = torch.full((x.shape[0],), i, dtype=torch.long, device=dev)
+        x = impose(x, x_known, cond_mask)
+        pred_x0 = p_mean_variance(denoiser, schedule, x, t).pred_x0
+        ab, ab_prev = extract(schedule.alphas_cumprod, t, x), extract(schedule.alphas_cumprod_prev, t, x)
+        eps = (x / ab.sqrt() - pred_x0) / (1 / ab - 1).sqrt()
+        sigma = eta * ((1 - ab_prev) / (1 - ab)).sqrt() * (1 - ab / ab_prev).sqrt()
+        x = pred_x0 * ab_prev.sqrt() + (1 - ab_prev - sigma**2).sqrt() * eps
+        if i > 0 and eta > 0:
+            x = x + sigma * randn_per_item(shape, generators, dev)
+    return impose(x, x_known, cond_mask)
+
+
+SAMPLERS = ("ddpm", "ddim")
+
+
 def _check_known(known: np.ndarray, frames: int, resolution: int) -> np.ndarray:
     _, t, h, w, _ = check_videos(known, "known videos").shape
     if t != frames:
@@ -63,7 +93,7 @@ def generate(model: torch.nn.Module, config: RamvidConfig, known_uint8: np.ndarr
              cond_indices: Sequence[int], *, n: int | None = None, steps: int | None, seed: int,
              batch_size: int, device: torch.device | str | None, resample: int = 1,
              keys: Sequence[Sequence[int]] | None = None, frames: int | None = None,
-             progress: bool = True) -> np.ndarray:
+             sampler: str = "ddpm", eta: float = 0.0, progress: bool = True) -> np.ndarray:
     """Sample videos with the given frames known -> uint8 [N, T, H, W, 3].
 
     known_uint8: uint8 [N, T, H, W, 3], or None for unconditional sampling (then ``n`` is required
@@ -71,7 +101,12 @@ def generate(model: torch.nn.Module, config: RamvidConfig, known_uint8: np.ndarr
     (the U-Net takes any T). ``steps``: respaced sampling steps (None = the full chain). Video i
     uses ``make_generator(seed, *keys[i])`` (default keys[i] = (i,)); its known frames are copied
     into the output bit-exactly. ``model`` (pass the EMA weights) is moved to ``device``.
+    ``sampler``: "ddpm" (the paper's, with ``resample``) or "ddim" (with ``eta``).
     """
+    if sampler not in SAMPLERS:
+        raise ValueError(f"unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}")
+    if sampler == "ddim" and resample != 1:
+        raise ValueError("resample applies to the ddpm sampler only; use --sampler ddpm")
     cond = tuple(cond_indices)
     if known_uint8 is None:
         if n is None or n < 1:
@@ -107,7 +142,10 @@ def generate(model: torch.nn.Module, config: RamvidConfig, known_uint8: np.ndarr
                 x_known = to_model(known_uint8[lo:hi], dev)
             mask = mask_from_indices(cond, frames, batch=hi - lo, device=dev)
             gens = [make_generator(seed, *keys[i]) for i in range(lo, hi)]
-            x = ddpm(model, schedule, x_known, mask, gens, resample=resample, progress=progress)
+            if sampler == "ddim":
+                x = ddim(model, schedule, x_known, mask, gens, eta=eta, progress=progress)
+            else:
+                x = ddpm(model, schedule, x_known, mask, gens, resample=resample, progress=progress)
             out[lo:hi] = to_uint8(x)
             if known_uint8 is not None and cond:
                 out[lo:hi, list(cond)] = known_uint8[lo:hi, list(cond)]

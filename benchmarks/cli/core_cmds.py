@@ -62,7 +62,8 @@ def _input_videos(input_path: str, num: int | None) -> np.ndarray:
 def run_sample(ckpt: str, preset: str | None, cond_text: str, frames: int | None, num: int | None,
                steps: int | None, seed: int, input_path: str | None, data: str | None,
                data_path: str | None, out: str, gif: str | None, resample: int, batch_size: int,
-               device: str | None) -> tuple[np.ndarray, tuple[int, ...]]:
+               device: str | None, sampler: str = "ddpm", eta: float = 0.0,
+               ) -> tuple[np.ndarray, tuple[int, ...]]:
     """Load the checkpoint's EMA model, sample, write ``out`` (and ``gif``); return (videos, cond).
 
     Known videos: --input, else the dataset's test split, else none (unconditional, no --data).
@@ -90,7 +91,7 @@ def run_sample(ckpt: str, preset: str | None, cond_text: str, frames: int | None
         known = _dataset_videos(data, data_path, info, count, frames, config.resolution, seed)
     videos = generate(model, config, known, cond, n=count if known is None else None, steps=steps,
                       seed=seed, batch_size=batch_size, device=dev, resample=resample, frames=frames,
-                      progress=True)
+                      sampler=sampler, eta=eta, progress=True)
     save_npz(out, videos, cond=np.asarray(cond, dtype=np.int64), seed=np.asarray(seed),
              steps=np.asarray(-1 if steps is None else steps))
     if gif is not None:
@@ -121,7 +122,11 @@ def run_sample(ckpt: str, preset: str | None, cond_text: str, frames: int | None
 @click.option("--gif", default=None, type=click.Path(dir_okay=False),
               help="Also write a GIF grid: real (top) vs generated, known frames framed green.")
 @click.option("--resample", type=click.IntRange(min=1), default=1, show_default=True,
-              help="RePaint-style resampling: denoiser calls per step.")
+              help="RePaint-style resampling: denoiser calls per step (ddpm only).")
+@click.option("--sampler", type=click.Choice(["ddpm", "ddim"]), default="ddpm", show_default=True,
+              help="ddpm: the paper's ancestral sampler; ddim: deterministic (eta 0), good in few steps.")
+@click.option("--eta", type=click.FloatRange(min=0.0), default=0.0, show_default=True,
+              help="DDIM noise scale (0 deterministic, 1 DDPM-like).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
 @click.option("--device", default=None, help="cpu, cuda, cuda:1 ... (default: CUDA if available).")
 def sample(**kw: Any) -> None:
