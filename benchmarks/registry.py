@@ -15,7 +15,7 @@ from typing import Any
 
 METRICS = ("fvd", "is")
 METRIC_FRAMES = ("all", "generated")
-SAMPLERS = ("ddpm",)
+SAMPLERS = ("ddpm", "ddim")  # ramvid.sampling.generate(sampler=...); ddim runs with eta=0
 # How the evaluation clip is cut from each test video. "start": frames [0, frames) of video i,
 # deterministic (``VideoSource.clip(i)``); the official code's random crops are not a protocol.
 WINDOWS = ("start",)

@@ -69,6 +69,8 @@ def _latest_by_method(runs: Iterable[dict[str, str]], num_videos: int | None = N
             label += f", n={r.get('num_videos')}"
         if sampler_steps is not None and r.get("sampler_steps") not in ("", None, str(sampler_steps)):
             label += f", {r.get('sampler_steps')} steps"
+        if r.get("sampler") not in ("", None, "ddpm"):
+            label += f", {r.get('sampler')}"
         latest[label] = r
     return latest
 

@@ -79,10 +79,15 @@ def test_typo_suggests_close_names():
     (dict(metric="is", frames=10), "16 frames"),
     (dict(metric_options=(("splits", 2),)), "metric_options"),
     (dict(window="random"), "window"),
+    (dict(sampler="euler"), "sampler must be one of"),
 ])
 def test_validation_rejects(changes, message):
     with pytest.raises(ValueError, match=message):
         make(**changes)
+
+
+def test_ddim_is_a_valid_sampler():
+    assert make(sampler="ddim").sampler == "ddim"
 
 
 def test_replace_revalidates_and_ignores_none():
