@@ -18,7 +18,7 @@ from benchmarks.runner import RunResult, RunSpec, run
 
 DEFAULT_CI = Path("results/ci.csv")
 CI_FIELDS = ("name", "protocol", "method", "checkpoint", "num_videos", "samples_per_video",
-             "sampler_steps", "batch_size", "metric", "value", "tolerance")
+             "sampler_steps", "sampler", "batch_size", "metric", "value", "tolerance")
 
 
 @dataclass
@@ -61,7 +61,8 @@ def spec_for(row: dict[str, str], ci_dir: Path, work: Path, device: str | None, 
     return RunSpec(protocol=row["protocol"], baseline=None if is_ckpt else row["method"],
                    ckpt=str(ci_dir / row["checkpoint"]) if is_ckpt else None,
                    num_videos=_int(row["num_videos"]), samples_per_video=_int(row["samples_per_video"]),
-                   sampler_steps=_int(row["sampler_steps"]), batch_size=_int(row["batch_size"]) or 16,
+                   sampler_steps=_int(row["sampler_steps"]), sampler=row.get("sampler") or None,
+                   batch_size=_int(row["batch_size"]) or 16,
                    device=device, results=None, out_dir=str(work / row["name"]), progress=progress)
 
 

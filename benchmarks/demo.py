@@ -60,7 +60,8 @@ def demo(out_dir: str | os.PathLike = "demo-out", *, protocol: str = "shapes-pre
     common = dict(protocol=protocol, num_videos=num_videos, batch_size=batch_size, device=device,
                   results=str(runs_csv), progress=progress)
     for name, extra in (("copy-last", {"baseline": "copy-last"}),
-                        ("model", {"ckpt": str(ckpt), "sampler_steps": sampler_steps, "gif": str(gif)})):
+                        ("model", {"ckpt": str(ckpt), "sampler_steps": sampler_steps, "sampler": "ddim",
+                                   "gif": str(gif)})):
         res = run(RunSpec(out_dir=str(out / "work" / name), **common, **extra))
         echo(f"{protocol} {name}: {res.protocol.metric.upper()} {res.value:.2f} "
              f"(n={res.protocol.num_videos}, {res.row['wall_s']}s)")

@@ -40,6 +40,7 @@ class RunSpec:
     num_videos: int | None = None
     samples_per_video: int | None = None
     sampler_steps: int | None = None
+    sampler: str | None = None  # "ddpm" | "ddim"; None keeps the protocol's
     batch_size: int = 16
     device: str | None = None
     results: str | None = str(DEFAULT_RESULTS)  # None: record nothing (check, tests)
@@ -68,7 +69,7 @@ def resolve(spec: RunSpec) -> Protocol:
     """The protocol with the spec's overrides applied (validated again)."""
     base = get_protocol(spec.protocol)
     return base.replace(num_videos=spec.num_videos, samples_per_video=spec.samples_per_video,
-                        sampler_steps=spec.sampler_steps, **spec.overrides)
+                        sampler_steps=spec.sampler_steps, sampler=spec.sampler, **spec.overrides)
 
 
 def describe(spec: RunSpec) -> dict[str, Any]:

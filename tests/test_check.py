@@ -16,7 +16,7 @@ ROWS = [
          metric="fvd", value="100.0", tolerance="0.5"),
     dict(name="shapes-prediction/showcase", protocol="shapes-prediction", method="ckpt",
          checkpoint="checkpoints/m.pt", num_videos="8", samples_per_video="1", sampler_steps="5",
-         batch_size="", metric="fvd", value="200.0", tolerance="0.5"),
+         sampler="ddim", batch_size="", metric="fvd", value="200.0", tolerance="0.5"),
 ]
 
 
@@ -43,9 +43,11 @@ def test_spec_from_row_resolves_checkpoint_and_overrides(tmp_path):
     spec = spec_for(ROWS[1], tmp_path, tmp_path / "w", None, False)
     assert spec.ckpt == str(tmp_path / "checkpoints/m.pt") and spec.baseline is None
     assert (spec.num_videos, spec.samples_per_video, spec.sampler_steps, spec.batch_size) == (8, 1, 5, 16)
+    assert spec.sampler == "ddim"
     assert spec.results is None  # a check never appends to runs.csv
     base = spec_for(ROWS[0], tmp_path, tmp_path / "w", None, False)
     assert base.baseline == "copy-last" and base.samples_per_video is None and base.batch_size == 4
+    assert base.sampler is None  # a row without a sampler keeps the protocol's
 
 
 def test_check_passes_within_tolerance(tmp_path):

@@ -31,6 +31,11 @@ def test_dry_run_prints_resolved_protocol():
     info = json.loads(res.output)
     assert info["protocol"]["num_videos"] == 8 and info["protocol"]["cond"] == [0, 1, 14, 15]
     assert info["metric_frames"] == list(range(2, 14))
+    assert info["protocol"]["sampler"] == "ddpm"
+    res = CliRunner().invoke(main, ["run", "shapes-infilling", "--ckpt", "x.pt", "--sampler", "ddim",
+                                    "--dry-run"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output)["protocol"]["sampler"] == "ddim"
 
 
 def test_unknown_protocol_is_one_line_with_suggestion():
