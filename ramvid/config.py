@@ -107,7 +107,7 @@ class RamvidConfig:
     def resolution(self) -> int:
         return self.model.image_size
 
-    def replace(self, **changes: Any) -> "RamvidConfig":
+    def replace(self, **changes: Any) -> RamvidConfig:
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
@@ -115,7 +115,7 @@ class RamvidConfig:
         return _plain(dataclasses.asdict(self))
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "RamvidConfig":
+    def from_dict(cls, d: dict[str, Any]) -> RamvidConfig:
         subs = {"model": ModelConfig, "diffusion": DiffusionConfig, "mask": MaskConfig,
                 "train": TrainConfig}
         kwargs: dict[str, Any] = {}

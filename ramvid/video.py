@@ -5,8 +5,8 @@ Also the `.npz` sample files (key ``videos``) and GIF grids with the known frame
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch
