@@ -9,6 +9,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+PREDICTIONS = ("eps", "v")  # what the network is trained to output (DiffusionConfig.prediction)
+
 
 @dataclass(frozen=True)
 class ModelConfig:
@@ -40,14 +42,23 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class DiffusionConfig:
-    """Linear-beta, eps-predicting, fixed-large-variance Gaussian diffusion."""
+    """Linear-beta, fixed-large-variance Gaussian diffusion.
+
+    ``prediction``: what the network outputs. "eps" (the paper's and improved-diffusion's) or "v"
+    (v = sqrt(abar) eps - sqrt(1 - abar) x0, Salimans & Ho 2022): at high noise v is nearly -x0,
+    so a small network learns to carry the known frames into the unknown ones far sooner.
+    """
 
     steps: int = 1000
     noise_schedule: str = "linear"
+    prediction: str = "eps"
 
     def __post_init__(self) -> None:
         if self.noise_schedule != "linear":
             raise ValueError(f"unknown noise_schedule {self.noise_schedule!r}; only 'linear' exists")
+        if self.prediction not in PREDICTIONS:
+            raise ValueError(f"unknown prediction {self.prediction!r}; "
+                             f"choose one of {', '.join(PREDICTIONS)}")
         if self.steps < 1:
             raise ValueError("diffusion steps must be >= 1")
 

@@ -2,7 +2,8 @@
 
 Follows improved-diffusion as RaMViD uses it: linear betas, eps prediction, fixed *large* variance,
 timesteps shown to the network rescaled to [0, 1000) ("rescale_timesteps"). Named schedules may be
-added, never changed.
+added, never changed. A network trained to output v instead of eps (``DiffusionConfig.prediction``)
+is turned into an eps denoiser by ``as_eps_denoiser``, so every sampler works on eps alone.
 """
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from typing import NamedTuple
 
 import numpy as np
 import torch
+
+from ramvid.config import PREDICTIONS
 
 # eps = denoiser(x_t [B,C,T,H,W], t [B] float model-scale timesteps in [0, 1000))
 Denoiser = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -157,3 +160,43 @@ def p_mean_variance(denoiser: Denoiser, schedule: Schedule, x_t: torch.Tensor, t
         pred_x0 = pred_x0.clamp(-1.0, 1.0)
     mean = q_posterior_mean(schedule, pred_x0, x_t, t)
     return MeanVariance(mean, extract(schedule.model_log_variance, t, x_t), pred_x0)
+
+
+def training_target(schedule: Schedule, x0: torch.Tensor, t: torch.Tensor, noise: torch.Tensor,
+                    prediction: str) -> torch.Tensor:
+    """What the network regresses: ``noise`` ("eps") or v = sqrt(abar) noise - sqrt(1-abar) x0 ("v")."""
+    if prediction == "eps":
+        return noise
+    if prediction == "v":
+        ac = schedule.alphas_cumprod
+        return extract(np.sqrt(ac), t, x0) * noise - extract(np.sqrt(1.0 - ac), t, x0) * x0
+    raise ValueError(f"unknown prediction {prediction!r}; choose one of {', '.join(PREDICTIONS)}")
+
+
+class EpsFromV:
+    """Wrap a v-predicting network as an eps ``Denoiser``: eps = sqrt(1-abar) x_t + sqrt(abar) v.
+
+    ``abar`` is looked up on the training chain ``schedule`` (the original, unrespaced one) from the
+    model-scale timestep the sampler passes, so respaced samplers need nothing else.
+    """
+
+    def __init__(self, network: Denoiser, schedule: Schedule) -> None:
+        if schedule.steps != schedule.original_steps:
+            raise ValueError("EpsFromV needs the training chain, not a respaced schedule")
+        self.network = network
+        self.schedule = schedule
+
+    def __call__(self, x_t: torch.Tensor, t_model: torch.Tensor) -> torch.Tensor:
+        v = self.network(x_t, t_model)
+        idx = torch.round(t_model.detach().double().cpu() * (self.schedule.steps / 1000.0)).long()
+        ac = self.schedule.alphas_cumprod
+        return extract(np.sqrt(1.0 - ac), idx, x_t) * x_t + extract(np.sqrt(ac), idx, x_t) * v
+
+
+def as_eps_denoiser(network: Denoiser, prediction: str, steps: int) -> Denoiser:
+    """The network itself for "eps"; an ``EpsFromV`` over the linear ``steps``-step chain for "v"."""
+    if prediction == "eps":
+        return network
+    if prediction == "v":
+        return EpsFromV(network, Schedule.linear(steps))
+    raise ValueError(f"unknown prediction {prediction!r}; choose one of {', '.join(PREDICTIONS)}")

@@ -12,7 +12,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ramvid.config import RamvidConfig
-from ramvid.diffusion import Denoiser, Schedule, extract, p_mean_variance
+from ramvid.diffusion import Denoiser, Schedule, as_eps_denoiser, extract, p_mean_variance
 from ramvid.masking import impose, mask_from_indices, validate_cond_indices
 from ramvid.utils import make_generator, randn_per_item, resolve_device
 from ramvid.video import check_videos, to_model, to_uint8
@@ -131,6 +131,7 @@ def generate(model: torch.nn.Module, config: RamvidConfig, known_uint8: np.ndarr
     full = Schedule.linear(config.diffusion.steps)
     schedule = full if steps is None else full.respace(steps)
     model = model.to(dev).eval()
+    denoiser = as_eps_denoiser(model, config.diffusion.prediction, config.diffusion.steps)
     res = config.resolution
     out = np.empty((n, frames, res, res, 3), np.uint8)
     with torch.inference_mode(), tqdm(total=n, desc="sampling", unit="video", disable=not progress) as bar:
@@ -143,9 +144,9 @@ def generate(model: torch.nn.Module, config: RamvidConfig, known_uint8: np.ndarr
             mask = mask_from_indices(cond, frames, batch=hi - lo, device=dev)
             gens = [make_generator(seed, *keys[i]) for i in range(lo, hi)]
             if sampler == "ddim":
-                x = ddim(model, schedule, x_known, mask, gens, eta=eta, progress=progress)
+                x = ddim(denoiser, schedule, x_known, mask, gens, eta=eta, progress=progress)
             else:
-                x = ddpm(model, schedule, x_known, mask, gens, resample=resample, progress=progress)
+                x = ddpm(denoiser, schedule, x_known, mask, gens, resample=resample, progress=progress)
             out[lo:hi] = to_uint8(x)
             if known_uint8 is not None and cond:
                 out[lo:hi, list(cond)] = known_uint8[lo:hi, list(cond)]

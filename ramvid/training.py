@@ -2,8 +2,9 @@
 
 One step (REFERENCE.md section 1-2): for each of ``batch_size`` examples draw a clip, a random
 condition mask (p_U unconditional, else k ~ U{1..K} known frames), a timestep t ~ U{0..S-1} and
-noise; noise only the unknown frames, keep known frames clean, and regress eps on the noised
-frames only. Micro-batches accumulate gradients with each loss divided by their number.
+noise; noise only the unknown frames, keep known frames clean, and regress eps (or v, see
+``DiffusionConfig.prediction``) on the noised frames only. Micro-batches accumulate gradients
+with each loss divided by their number.
 
 Every random draw of step ``s`` comes from ``make_generator(seed, s, item)`` (and the weight init
 from ``(seed, INIT_KEY)``), so a run interrupted at any checkpoint and resumed reaches bit-identical
@@ -93,12 +94,13 @@ def train(config: RamvidConfig, dataset: ClipSource, *, steps: int, out_dir: str
           seed: int | None = None, device: torch.device | str | None = "cpu", save_every: int = 1000,
           keep: int = 3, ema_rate: float | None = None, lr: float | None = None,
           log_every: int = 1, progress: bool = True, data_name: str | None = None,
-          data_path: str | None = None) -> TrainResult:
+          data_path: str | None = None, prediction: str | None = None) -> TrainResult:
     """Train until ``steps`` optimizer steps in total; checkpoints and logs go to ``out_dir``.
 
     ``resume`` continues from the newest ``ckpt-<step>.pt`` there (settings not given are taken
     from the checkpoint; model, masking, batch size, lr, EMA rate, seed and dataset must agree).
-    ``seed`` defaults to 0, or on resume to the checkpoint's.
+    ``seed`` defaults to 0, or on resume to the checkpoint's. ``prediction`` ("eps" or "v")
+    overrides the config's network output; on resume it defaults to the checkpoint's.
     Without ``resume`` an ``out_dir`` that already holds checkpoints is refused.
     Raises ``TrainingDiverged`` on a NaN/inf loss, leaving the last good checkpoint intact.
     """
@@ -108,11 +110,15 @@ def train(config: RamvidConfig, dataset: ClipSource, *, steps: int, out_dir: str
     dev = resolve_device(device) if not isinstance(device, torch.device) else device
     ckpt = _resume_source(out_dir, resume)
     saved = read_checkpoint(ckpt) if ckpt is not None else None
-    base = RamvidConfig.from_dict(saved["config"]) if saved is not None else config
     if seed is None:
         seed = int(saved["rng"]["seed"]) if saved is not None else 0
+    if prediction is None and saved is not None:
+        prediction = RamvidConfig.from_dict(saved["config"]).diffusion.prediction
+    if prediction is not None:
+        config = config.replace(diffusion=dataclasses.replace(config.diffusion, prediction=prediction))
+    base = RamvidConfig.from_dict(saved["config"]) if saved is not None else config
     if saved is not None:  # the network and masking must match; train settings come from the ckpt
-        _check_same(_core(base, train=False), _core(config, train=False), ckpt, "--preset")
+        _check_same(_core(base, train=False), _core(config, train=False), ckpt, "--preset and --prediction")
     config = resolve_train_config(base, batch_size=batch_size, micro_batch=micro_batch, lr=lr,
                                   ema_rate=ema_rate)
     data = {"name": data_name or type(dataset).__name__,
@@ -226,14 +232,16 @@ def draw_batch(dataset: ClipSource, config: RamvidConfig, seed: int, step: int, 
 
 
 def micro_batch_loss(model: torch.nn.Module, schedule: diffusion.Schedule, x0: torch.Tensor,
-                     mask: torch.Tensor, t: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
-    """RaMViD loss: noise unknown frames only, keep known frames clean, MSE on eps where noised.
+                     mask: torch.Tensor, t: torch.Tensor, noise: torch.Tensor,
+                     prediction: str = "eps") -> torch.Tensor:
+    """RaMViD loss: noise unknown frames only, keep known frames clean, MSE where noised.
 
     x0, noise float [B,3,T,H,W]; mask bool [B,T] (True = known); t int64 [B] step indices.
+    The target is eps (the paper) or v (``prediction="v"``).
     """
     x_t = masking.impose(diffusion.q_sample(schedule, x0, t, noise), x0, mask)
-    eps = model(x_t, diffusion.model_timesteps(schedule, t))
-    return masking.masked_mse(eps, noise, mask)
+    out = model(x_t, diffusion.model_timesteps(schedule, t))
+    return masking.masked_mse(out, diffusion.training_target(schedule, x0, t, noise, prediction), mask)
 
 
 def _train_step(state: _State, config: RamvidConfig, dataset: ClipSource, schedule: diffusion.Schedule,
@@ -250,7 +258,7 @@ def _train_step(state: _State, config: RamvidConfig, dataset: ClipSource, schedu
             items = range(start, min(start + tc.micro_batch, tc.batch_size))
             clips, mask, t, noise = draw_batch(dataset, config, seed, state.step, items, schedule.steps)
             loss = micro_batch_loss(state.model, schedule, to_model(clips, dev), mask.to(dev),
-                                    t.to(dev), noise.to(dev)) / n_micro
+                                    t.to(dev), noise.to(dev), config.diffusion.prediction) / n_micro
             loss.backward()
             total += loss.detach()
     loss_value = float(total)

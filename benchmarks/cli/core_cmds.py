@@ -154,7 +154,8 @@ def sample(**kw: Any) -> None:
 
 def run_train(preset: str, data: str, data_path: str | None, steps: int, batch_size: int | None,
               micro_batch: int | None, out: str, resume: bool, seed: int | None, device: str | None,
-              save_every: int, keep: int, ema_rate: float | None, lr: float | None) -> Any:
+              save_every: int, keep: int, ema_rate: float | None, lr: float | None,
+              prediction: str | None = None) -> Any:
     """Open the dataset's train split at the preset's clip length and resolution, then train."""
     from ramvid.config import get_preset
     from ramvid.data import open_dataset
@@ -168,7 +169,7 @@ def run_train(preset: str, data: str, data_path: str | None, steps: int, batch_s
     return train_loop(config, source, steps=steps, out_dir=out, batch_size=batch_size,
                       micro_batch=micro_batch, resume=resume, seed=seed, device=dev,
                       save_every=save_every, keep=keep, ema_rate=ema_rate, lr=lr,
-                      data_name=data, data_path=data_path)
+                      data_name=data, data_path=data_path, prediction=prediction)
 
 
 @click.command("train")
@@ -194,6 +195,9 @@ def run_train(preset: str, data: str, data_path: str | None, steps: int, batch_s
               help="Keep the newest K checkpoints; 0 keeps all.")
 @click.option("--ema-rate", type=float, default=None, help="EMA decay (default: the preset's).")
 @click.option("--lr", type=float, default=None, help="AdamW learning rate (default: the preset's).")
+@click.option("--prediction", type=click.Choice(["eps", "v"]), default=None,
+              help="Network output: eps (the paper's) or v, which small models learn faster "
+                   "(default: the preset's, or the checkpoint's on --resume).")
 def train(**kw: Any) -> None:
     """Train a RaMViD model with random masks (resumable, bit-exact on CPU).
 
