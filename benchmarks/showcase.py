@@ -45,6 +45,7 @@ def training_notes(run_dir: Path, ckpt: Path, stored: Path) -> str:
         "shared 2-core CPU)",
         f"- run settings: `{json.dumps(run, sort_keys=True)}`" if run else "",
         f"- train config: `{json.dumps(train, sort_keys=True)}`" if train else "",
+        f"- diffusion: `{json.dumps(config['diffusion'], sort_keys=True)}`" if "diffusion" in config else "",
         "",
         "The full per-step log is `showcase-loss.jsonl` beside this file.",
     ]

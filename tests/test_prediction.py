@@ -103,7 +103,7 @@ class VOracle(torch.nn.Module):
     def __init__(self, x0: torch.Tensor) -> None:
         super().__init__()
         self.x0 = x0
-        self.ac = torch.from_numpy(Schedule.linear(100).alphas_cumprod).float()
+        self.ac = torch.tensor(Schedule.linear(100).alphas_cumprod, dtype=torch.float32)
 
     def forward(self, x: torch.Tensor, ts: torch.Tensor) -> torch.Tensor:
         ab = self.ac[torch.round(ts * 100 / 1000).long()].view(-1, 1, 1, 1, 1)
