@@ -11,7 +11,7 @@ import torch
 from click.testing import CliRunner
 
 from benchmarks.cli import main as cli
-from ramvid.config import ModelConfig, get_preset
+from ramvid.config import ModelConfig, RamvidConfig, get_preset
 from ramvid.model import AttentionBlock, build_model, count_parameters, load_state_dict_checked
 from ramvid.model.fastconv import Conv3d
 from ramvid.model.layers import timestep_embedding
@@ -259,3 +259,23 @@ def test_model_info_cli_text_bair() -> None:
 def test_model_info_cli_unknown_preset() -> None:
     res = CliRunner().invoke(cli, ["model-info", "--preset", "nope"])
     assert res.exit_code != 0 and "nope" in res.output
+
+
+def test_norm_groups() -> None:
+    """norm_groups reaches every GroupNorm; the default is the official 32; keys do not change."""
+    assert ModelConfig().norm_groups == 32
+    cpu = get_preset("tiny-cpu").model
+    model = build_model(cpu)
+    groups = {m.num_groups for m in model.modules() if isinstance(m, torch.nn.GroupNorm)}
+    assert groups == {8}
+    assert {m.num_groups for m in meta_model(get_preset("tiny").model).modules()
+            if isinstance(m, torch.nn.GroupNorm)} == {32}
+    tiny = build_model(get_preset("tiny").model)
+    load_state_dict_checked(tiny, model.state_dict())  # same keys and shapes: only the grouping differs
+    with pytest.raises(ValueError, match="multiple of norm_groups 64"):
+        ModelConfig(model_channels=32, norm_groups=64)
+    x, t = inputs(b=1, t=2, hw=8)
+    assert model(x, t).shape == x.shape
+    d = get_preset("tiny").to_dict()  # a checkpoint written before the field existed
+    del d["model"]["norm_groups"]
+    assert RamvidConfig.from_dict(d).model.norm_groups == 32

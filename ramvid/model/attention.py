@@ -33,12 +33,12 @@ def legacy_qkv_attention(qkv: torch.Tensor, num_heads: int) -> torch.Tensor:
 class AttentionBlock(nn.Module):
     """Residual self-attention block: [B,C,T,H,W] -> [B,C,T,H,W]; ``proj_out`` starts at zero."""
 
-    def __init__(self, channels: int, num_heads: int = 4) -> None:
+    def __init__(self, channels: int, num_heads: int = 4, norm_groups: int = 32) -> None:
         super().__init__()
         if channels % num_heads:
             raise ValueError(f"attention channels {channels} not divisible by num_heads {num_heads}")
         self.num_heads = num_heads
-        self.norm = normalization(channels)
+        self.norm = normalization(channels, norm_groups)
         self.qkv = nn.Conv1d(channels, 3 * channels, 1)
         self.proj_out = zero_module(nn.Conv1d(channels, channels, 1))
 

@@ -23,9 +23,9 @@ class GroupNorm32(nn.GroupNorm):
             return super().forward(x.float()).type(x.dtype)
 
 
-def normalization(channels: int) -> GroupNorm32:
-    """GroupNorm with 32 groups, as in improved-diffusion."""
-    return GroupNorm32(32, channels)
+def normalization(channels: int, groups: int = 32) -> GroupNorm32:
+    """GroupNorm with 32 groups, as in improved-diffusion (``ModelConfig.norm_groups`` may say fewer)."""
+    return GroupNorm32(groups, channels)
 
 
 def conv3d(c_in: int, c_out: int, kernel: int = 3, stride: int | tuple[int, int, int] = 1) -> nn.Conv3d:
@@ -99,14 +99,15 @@ class ResBlock(TimestepBlock):
     """
 
     def __init__(self, channels: int, emb_channels: int, dropout: float, out_channels: int,
-                 use_scale_shift_norm: bool = True) -> None:
+                 use_scale_shift_norm: bool = True, norm_groups: int = 32) -> None:
         super().__init__()
         self.use_scale_shift_norm = use_scale_shift_norm
-        self.in_layers = nn.Sequential(normalization(channels), nn.SiLU(),
+        self.in_layers = nn.Sequential(normalization(channels, norm_groups), nn.SiLU(),
                                        conv3d(channels, out_channels, 3))
         emb_out = 2 * out_channels if use_scale_shift_norm else out_channels
         self.emb_layers = nn.Sequential(nn.SiLU(), nn.Linear(emb_channels, emb_out))
-        self.out_layers = nn.Sequential(normalization(out_channels), nn.SiLU(), nn.Dropout(p=dropout),
+        self.out_layers = nn.Sequential(normalization(out_channels, norm_groups), nn.SiLU(),
+                                        nn.Dropout(p=dropout),
                                         zero_module(conv3d(out_channels, out_channels, 3)))
         # improved-diffusion's use_conv=False skip: a 1x1x1 conv only where channels change.
         self.skip_connection = (nn.Identity() if out_channels == channels

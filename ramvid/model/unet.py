@@ -35,14 +35,15 @@ class UNet3D(nn.Module):
         chans = self._build_down(cfg, emb_dim)
         ch = chans[-1]
         self.middle_block = TimestepEmbedSequential(self._res(cfg, ch, ch, emb_dim),
-                                                    AttentionBlock(ch, cfg.num_heads),
+                                                    AttentionBlock(ch, cfg.num_heads, cfg.norm_groups),
                                                     self._res(cfg, ch, ch, emb_dim))
         self._build_up(cfg, emb_dim, chans)
-        self.out = nn.Sequential(normalization(mc), nn.SiLU(), zero_module(conv3d(mc, cfg.out_channels, 3)))
+        self.out = nn.Sequential(normalization(mc, cfg.norm_groups), nn.SiLU(),
+                                 zero_module(conv3d(mc, cfg.out_channels, 3)))
 
     @staticmethod
     def _res(cfg: ModelConfig, c_in: int, c_out: int, emb_dim: int) -> ResBlock:
-        return ResBlock(c_in, emb_dim, cfg.dropout, c_out, cfg.use_scale_shift_norm)
+        return ResBlock(c_in, emb_dim, cfg.dropout, c_out, cfg.use_scale_shift_norm, cfg.norm_groups)
 
     @staticmethod
     def _has_attention(cfg: ModelConfig, ds: int) -> bool:
@@ -59,7 +60,7 @@ class UNet3D(nn.Module):
                 layers: list[nn.Module] = [self._res(cfg, ch, mult * mc, emb_dim)]
                 ch = mult * mc
                 if self._has_attention(cfg, ds):
-                    layers.append(AttentionBlock(ch, cfg.num_heads))
+                    layers.append(AttentionBlock(ch, cfg.num_heads, cfg.norm_groups))
                 self.input_blocks.append(TimestepEmbedSequential(*layers))
                 chans.append(ch)
             if level != len(cfg.channel_mult) - 1:
@@ -80,7 +81,7 @@ class UNet3D(nn.Module):
                 layers: list[nn.Module] = [self._res(cfg, ch + skips.pop(), mc * mult, emb_dim)]
                 ch = mc * mult
                 if self._has_attention(cfg, ds):
-                    layers.append(AttentionBlock(ch, cfg.num_heads))
+                    layers.append(AttentionBlock(ch, cfg.num_heads, cfg.norm_groups))
                 if level and i == cfg.num_res_blocks:
                     layers.append(Upsample(ch))
                     ds //= 2
