@@ -118,7 +118,7 @@ def load_model(path: str | os.PathLike, *, preset: str | None = None, use_ema: b
                 "git_hash": obj.get("git_hash"), "format": "ramvid"}
     elif is_bare_state_dict(obj):
         if preset is None:
-            raise ValueError(f"{path}: bare state dict: pass --preset bair|kinetics|ucf|tiny|tiny-cpu")
+            raise ValueError(f"{path}: bare state dict: pass --preset bair|kinetics|ucf|tiny")
         config = get_preset(preset)
         state = obj
         m = _BARE_STEP_RE.search(path.name)

@@ -27,9 +27,7 @@ class ModelConfig:
     dropout: float = 0.0
     use_scale_shift_norm: bool = True
     conv_resample: bool = True
-    # GroupNorm groups (improved-diffusion: 32). With model_channels=32 that is one channel per group,
-    # i.e. an instance norm that erases each clip's per-channel mean and scale at the output layer.
-    norm_groups: int = 32
+    norm_groups: int = 32  # GroupNorm groups (improved-diffusion and every preset: 32)
 
     def __post_init__(self) -> None:
         if self.image_size % (2 ** (len(self.channel_mult) - 1)):
@@ -180,18 +178,6 @@ PRESETS: dict[str, RamvidConfig] = {
                           num_res_blocks=1, attention_resolutions=(8,), num_heads=4),
         mask=MaskConfig(p_uncond=0.25),
         train=TrainConfig(lr=2e-4, batch_size=8, micro_batch=4, ema_rate=0.995),
-    ),
-    # The tiny network with the two changes that let it learn RaMViD's conditioning on a CPU budget:
-    # GroupNorm(8) (tiny's GroupNorm(32) over 32 channels is an instance norm, so its output layer
-    # cannot carry a clip's colour from the known frames into pure-noise frames) and v-prediction;
-    # small batches at a higher learning rate (benchmarks.probe measures the difference).
-    "tiny-cpu": RamvidConfig(
-        name="tiny-cpu", frames=16,
-        model=ModelConfig(image_size=32, model_channels=32, channel_mult=(1, 2, 2),
-                          num_res_blocks=1, attention_resolutions=(8,), num_heads=4, norm_groups=8),
-        diffusion=DiffusionConfig(prediction="v"),
-        mask=MaskConfig(p_uncond=0.25),
-        train=TrainConfig(lr=5e-4, batch_size=2, micro_batch=2, ema_rate=0.99),
     ),
 }
 

@@ -264,10 +264,9 @@ def test_model_info_cli_unknown_preset() -> None:
 def test_norm_groups() -> None:
     """norm_groups reaches every GroupNorm; the default is the official 32; keys do not change."""
     assert ModelConfig().norm_groups == 32
-    cpu = get_preset("tiny-cpu").model
-    model = build_model(cpu)
-    groups = {m.num_groups for m in model.modules() if isinstance(m, torch.nn.GroupNorm)}
-    assert groups == {8}
+    cfg = dataclasses.replace(get_preset("tiny").model, norm_groups=8)
+    model = build_model(cfg)
+    assert {m.num_groups for m in model.modules() if isinstance(m, torch.nn.GroupNorm)} == {8}
     assert {m.num_groups for m in meta_model(get_preset("tiny").model).modules()
             if isinstance(m, torch.nn.GroupNorm)} == {32}
     tiny = build_model(get_preset("tiny").model)

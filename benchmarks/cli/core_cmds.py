@@ -103,7 +103,7 @@ def run_sample(ckpt: str, preset: str | None, cond_text: str, frames: int | None
 @click.command("sample")
 @click.option("--ckpt", required=True, type=click.Path(dir_okay=False), help="Checkpoint (.pt).")
 @click.option("--preset", default=None,
-              help="Preset for a bare official state dict (bair|kinetics|ucf|tiny|tiny-cpu).")
+              help="Preset for a bare official state dict (bair|kinetics|ucf|tiny).")
 @click.option("--cond", "cond_text", required=True,
               help='Known frame indices, comma separated ("0,1,2,3,4"); "" = unconditional.')
 @click.option("--frames", type=click.IntRange(min=2), default=None,
@@ -173,7 +173,7 @@ def run_train(preset: str, data: str, data_path: str | None, steps: int, batch_s
 
 
 @click.command("train")
-@click.option("--preset", required=True, help="Model preset: bair|kinetics|ucf|tiny|tiny-cpu.")
+@click.option("--preset", required=True, help="Model preset: bair|kinetics|ucf|tiny.")
 @click.option("--data", required=True, help="Dataset: shapes, moving-mnist, hdf5, bair, ucf101, kinetics.")
 @click.option("--data-path", default=None, help="Dataset location, for datasets read from disk.")
 @click.option("--steps", type=click.IntRange(min=1), required=True,

@@ -52,7 +52,7 @@ def protocols(fmt: str) -> None:
 @click.command("run")
 @click.argument("protocol")
 @click.option("--ckpt", help="Checkpoint to evaluate (self-describing, or bare with --preset).")
-@click.option("--preset", help="Preset for a bare state dict (bair|kinetics|ucf|tiny|tiny-cpu).")
+@click.option("--preset", help="Preset for a bare state dict (bair|kinetics|ucf|tiny).")
 @click.option("--baseline", help="copy-last | interpolate | real (no checkpoint needed).")
 @click.option("--data-path", help="Prepared dataset file/folder (embedded data needs none).")
 @click.option("--num-videos", type=int, help="Override the protocol's number of test videos.")
