@@ -47,8 +47,8 @@ class DiffusionConfig:
     """Linear-beta, fixed-large-variance Gaussian diffusion.
 
     ``prediction``: what the network outputs. "eps" (the paper's and improved-diffusion's) or "v"
-    (v = sqrt(abar) eps - sqrt(1 - abar) x0, Salimans & Ho 2022): at high noise v is nearly -x0,
-    so a small network learns to carry the known frames into the unknown ones far sooner.
+    (v = sqrt(abar) eps - sqrt(1 - abar) x0, Salimans & Ho 2022): at high noise v is nearly -x0, so
+    the network's x0 estimate is not amplified by 1/sqrt(abar) as eps's is (``benchmarks.probe``).
     """
 
     steps: int = 1000

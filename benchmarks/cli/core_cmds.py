@@ -196,8 +196,8 @@ def run_train(preset: str, data: str, data_path: str | None, steps: int, batch_s
 @click.option("--ema-rate", type=float, default=None, help="EMA decay (default: the preset's).")
 @click.option("--lr", type=float, default=None, help="AdamW learning rate (default: the preset's).")
 @click.option("--prediction", type=click.Choice(["eps", "v"]), default=None,
-              help="Network output: eps (the paper's) or v, which small models learn faster "
-                   "(default: the preset's, or the checkpoint's on --resume).")
+              help="Network output: eps (the paper's) or v, whose x0 estimate stays bounded at "
+                   "high noise (default: the preset's, or the checkpoint's on --resume).")
 def train(**kw: Any) -> None:
     """Train a RaMViD model with random masks (resumable, bit-exact on CPU).
 
