@@ -4,9 +4,9 @@ For test clips with frames ``cond`` known, noise the other frames to step t (the
 distribution), ask the model for x0, and report the MSE of that prediction on the unknown frames
 beside two yardsticks on the same frames: ``copy-last`` (what copying the nearest known frame gives)
 and ``mean`` (predicting each clip's per-channel mean: what a model that ignores the video scores).
-A model that has learnt RaMViD's conditioning beats ``copy-last`` at every t; one whose high-t
-predictions sit near ``mean`` has not yet learnt to carry the known frames over, and its samples
-will not beat the baseline whatever the sampler. Values in model units ([-1, 1] pixels, squared).
+The best possible predictor sees everything ``copy-last`` sees, so it beats it at every t; a model
+whose high-t error sits at or above ``mean`` has not learnt to carry the known frames over, and
+the layout of its samples (decided at high t) owes little to them. Values in model units ([-1, 1] pixels, squared).
 
     python -m benchmarks.probe results/checkpoints/showcase-tiny-shapes.pt --cond 0,1,2,3
 """
