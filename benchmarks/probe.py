@@ -6,7 +6,8 @@ beside two yardsticks on the same frames: ``copy-last`` (what copying the neares
 and ``mean`` (predicting each clip's per-channel mean: what a model that ignores the video scores).
 The best possible predictor sees everything ``copy-last`` sees, so it beats it at every t; a model
 whose high-t error sits at or above ``mean`` has not learnt to carry the known frames over, and
-the layout of its samples (decided at high t) owes little to them. Values in model units ([-1, 1] pixels, squared).
+the layout of its samples (decided at high t) owes little to them. Values are in model units
+([-1, 1] pixels, squared).
 
     python -m benchmarks.probe results/checkpoints/showcase-tiny-shapes.pt --cond 0,1,2,3
 """
