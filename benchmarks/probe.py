@@ -54,11 +54,10 @@ def probe(model: torch.nn.Module, config: RamvidConfig, clips: np.ndarray, cond:
                                          config.diffusion.steps)
     x0 = to_model(clips, device)
     mask = masking.mask_from_indices(cond, frames, batch=n, device=device)
-    unknown = (~mask)[:, None, :, None, None]  # [B, 1, T, 1, 1]
     noise = randn_per_item(x0.shape[1:], [make_generator(seed, PROBE_KEY, i) for i in range(n)], device)
 
-    def mse(pred: torch.Tensor) -> float:
-        return float(((pred - x0).square() * unknown).sum() / (unknown.sum() * x0[0, :, 0].numel()))
+    def mse(pred: torch.Tensor) -> float:  # every row has the same unknown frames: a plain mean
+        return float(masking.masked_mse(pred, x0, mask))
 
     copy = mse(to_model(copy_last(clips, cond), device))
     mean = mse(x0.mean(dim=(2, 3, 4), keepdim=True).expand_as(x0))

@@ -184,13 +184,14 @@ class EpsFromV:
         if schedule.steps != schedule.original_steps:
             raise ValueError("EpsFromV needs the training chain, not a respaced schedule")
         self.network = network
-        self.schedule = schedule
+        self.steps = schedule.steps
+        self.sqrt_ac = np.sqrt(schedule.alphas_cumprod)
+        self.sqrt_one_minus_ac = np.sqrt(1.0 - schedule.alphas_cumprod)
 
     def __call__(self, x_t: torch.Tensor, t_model: torch.Tensor) -> torch.Tensor:
         v = self.network(x_t, t_model)
-        idx = torch.round(t_model.detach().double().cpu() * (self.schedule.steps / 1000.0)).long()
-        ac = self.schedule.alphas_cumprod
-        return extract(np.sqrt(1.0 - ac), idx, x_t) * x_t + extract(np.sqrt(ac), idx, x_t) * v
+        idx = torch.round(t_model.detach().double().cpu() * (self.steps / 1000.0)).long()
+        return extract(self.sqrt_one_minus_ac, idx, x_t) * x_t + extract(self.sqrt_ac, idx, x_t) * v
 
 
 def as_eps_denoiser(network: Denoiser, prediction: str, steps: int) -> Denoiser:

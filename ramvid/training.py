@@ -110,13 +110,14 @@ def train(config: RamvidConfig, dataset: ClipSource, *, steps: int, out_dir: str
     dev = resolve_device(device) if not isinstance(device, torch.device) else device
     ckpt = _resume_source(out_dir, resume)
     saved = read_checkpoint(ckpt) if ckpt is not None else None
+    saved_config = RamvidConfig.from_dict(saved["config"]) if saved is not None else None
     if seed is None:
         seed = int(saved["rng"]["seed"]) if saved is not None else 0
-    if prediction is None and saved is not None:
-        prediction = RamvidConfig.from_dict(saved["config"]).diffusion.prediction
+    if prediction is None and saved_config is not None:
+        prediction = saved_config.diffusion.prediction
     if prediction is not None:
         config = config.replace(diffusion=dataclasses.replace(config.diffusion, prediction=prediction))
-    base = RamvidConfig.from_dict(saved["config"]) if saved is not None else config
+    base = saved_config if saved_config is not None else config
     if saved is not None:  # the network and masking must match; train settings come from the ckpt
         _check_same(_core(base, train=False), _core(config, train=False), ckpt, "--preset and --prediction")
     config = resolve_train_config(base, batch_size=batch_size, micro_batch=micro_batch, lr=lr,
