@@ -20,7 +20,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import multiprocessing
 import time
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -94,7 +96,8 @@ def train(config: RamvidConfig, dataset: ClipSource, *, steps: int, out_dir: str
           seed: int | None = None, device: torch.device | str | None = "cpu", save_every: int = 1000,
           keep: int = 3, ema_rate: float | None = None, lr: float | None = None,
           log_every: int = 1, progress: bool = True, data_name: str | None = None,
-          data_path: str | None = None, prediction: str | None = None) -> TrainResult:
+          data_path: str | None = None, prediction: str | None = None, workers: int = 0,
+          max_minutes: float | None = None) -> TrainResult:
     """Train until ``steps`` optimizer steps in total; checkpoints and logs go to ``out_dir``.
 
     ``resume`` continues from the newest ``ckpt-<step>.pt`` there (settings not given are taken
@@ -102,10 +105,16 @@ def train(config: RamvidConfig, dataset: ClipSource, *, steps: int, out_dir: str
     ``seed`` defaults to 0, or on resume to the checkpoint's. ``prediction`` ("eps" or "v")
     overrides the config's network output; on resume it defaults to the checkpoint's.
     Without ``resume`` an ``out_dir`` that already holds checkpoints is refused.
+    ``workers`` > 0 draws the clips, masks and noise of upcoming steps in that many worker processes
+    (the same generators, so the same numbers as ``workers=0``; the dataset must pickle).
+    ``max_minutes`` stops after the first step that ends past that wall time, saving a checkpoint
+    there, so a job with a time limit ends resumable.
     Raises ``TrainingDiverged`` on a NaN/inf loss, leaving the last good checkpoint intact.
     """
-    if steps < 1 or save_every < 1 or log_every < 1 or keep < 0:
-        raise ValueError("steps, save_every and log_every must be >= 1 and keep >= 0")
+    if steps < 1 or save_every < 1 or log_every < 1 or keep < 0 or workers < 0:
+        raise ValueError("steps, save_every and log_every must be >= 1; keep and workers >= 0")
+    if max_minutes is not None and not max_minutes > 0:
+        raise ValueError(f"max_minutes must be > 0, got {max_minutes}")
     out_dir = Path(out_dir)
     dev = resolve_device(device) if not isinstance(device, torch.device) else device
     ckpt = _resume_source(out_dir, resume)
@@ -128,8 +137,13 @@ def train(config: RamvidConfig, dataset: ClipSource, *, steps: int, out_dir: str
     if saved is not None:
         _restore(state, saved, config, seed, data, ckpt)
     _write_run_files(out_dir, config, seed, steps, data, dev, ckpt, state.step)
-    return _loop(state, config, dataset, steps=steps, out_dir=out_dir, seed=seed, dev=dev,
-                 save_every=save_every, keep=keep, log_every=log_every, progress=progress, data=data)
+    batches = Batches(dataset, config, seed, workers=workers)
+    try:
+        return _loop(state, config, batches, steps=steps, out_dir=out_dir, seed=seed, dev=dev,
+                     save_every=save_every, keep=keep, log_every=log_every, progress=progress,
+                     data=data, max_minutes=max_minutes)
+    finally:
+        batches.close()
 
 
 def _resume_source(out_dir: Path, resume: bool) -> Path | None:
@@ -232,6 +246,66 @@ def draw_batch(dataset: ClipSource, config: RamvidConfig, seed: int, step: int, 
     return np.stack(clips), torch.stack(masks), torch.cat(ts), torch.stack(noises)
 
 
+Batch = tuple[np.ndarray, torch.Tensor, torch.Tensor, torch.Tensor]
+_WORKER: dict[str, Any] = {}
+
+
+def _worker_init(dataset: ClipSource, config: RamvidConfig, seed: int) -> None:
+    torch.set_num_threads(1)
+    _WORKER.update(dataset=dataset, config=config, seed=seed)
+
+
+def _worker_draw(step: int, start: int, stop: int) -> tuple[np.ndarray, ...]:
+    w = _WORKER
+    batch = draw_batch(w["dataset"], w["config"], w["seed"], step, range(start, stop),
+                       w["config"].diffusion.steps)
+    return tuple(np.asarray(x) for x in batch)  # numpy pickles by value (no shared-memory handles)
+
+
+class Batches:
+    """The training examples of (step, items): drawn here, or ahead of time by worker processes.
+
+    Every example comes from its own generator (seed, step, item), so workers change when the
+    numbers are made, never what they are. With ``workers`` > 0 the micro-batches of the next
+    ``2 * workers`` steps are queued; a request out of that order is drawn on demand.
+    """
+
+    def __init__(self, dataset: ClipSource, config: RamvidConfig, seed: int, *, workers: int = 0) -> None:
+        self.dataset, self.config, self.seed = dataset, config, seed
+        self.pending: dict[tuple[int, int, int], Future] = {}
+        self.queued = 0  # steps below this have been queued
+        self.pool = None
+        if workers > 0:
+            ctx = multiprocessing.get_context("spawn")  # no fork after CUDA init
+            self.pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init,
+                                            initargs=(dataset, config, seed))
+            self.depth = 2 * workers
+
+    def _ranges(self) -> list[tuple[int, int]]:
+        tc = self.config.train
+        return [(a, min(a + tc.micro_batch, tc.batch_size)) for a in range(0, tc.batch_size, tc.micro_batch)]
+
+    def __call__(self, step: int, items: range) -> Batch:
+        if self.pool is None:
+            return draw_batch(self.dataset, self.config, self.seed, step, items, self.config.diffusion.steps)
+        self.queued = max(self.queued, step)
+        while self.queued < step + self.depth:
+            for a, b in self._ranges():
+                self.pending[(self.queued, a, b)] = self.pool.submit(_worker_draw, self.queued, a, b)
+            self.queued += 1
+        for old in [k for k in self.pending if k[0] < step]:  # skipped steps: drop their work
+            self.pending.pop(old).cancel()
+        key = (step, items.start, items.stop)
+        future = self.pending.pop(key, None) or self.pool.submit(_worker_draw, *key)
+        clips, mask, t, noise = future.result()
+        return clips, torch.from_numpy(mask), torch.from_numpy(t), torch.from_numpy(noise)
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool, self.pending = None, {}
+
+
 def micro_batch_loss(model: torch.nn.Module, schedule: diffusion.Schedule, x0: torch.Tensor,
                      mask: torch.Tensor, t: torch.Tensor, noise: torch.Tensor,
                      prediction: str = "eps") -> torch.Tensor:
@@ -245,7 +319,7 @@ def micro_batch_loss(model: torch.nn.Module, schedule: diffusion.Schedule, x0: t
     return masking.masked_mse(out, diffusion.training_target(schedule, x0, t, noise, prediction), mask)
 
 
-def _train_step(state: _State, config: RamvidConfig, dataset: ClipSource, schedule: diffusion.Schedule,
+def _train_step(state: _State, config: RamvidConfig, batches: Batches, schedule: diffusion.Schedule,
                 seed: int, dev: torch.device) -> tuple[float, float]:
     """One optimizer step over ``batch_size`` examples in micro-batches; returns (loss, grad norm)."""
     tc = config.train
@@ -257,7 +331,7 @@ def _train_step(state: _State, config: RamvidConfig, dataset: ClipSource, schedu
         torch.manual_seed(seed_for(seed, state.step, DROPOUT_KEY))  # dropout, if any, is resumable
         for start in range(0, tc.batch_size, tc.micro_batch):
             items = range(start, min(start + tc.micro_batch, tc.batch_size))
-            clips, mask, t, noise = draw_batch(dataset, config, seed, state.step, items, schedule.steps)
+            clips, mask, t, noise = batches(state.step, items)
             loss = micro_batch_loss(state.model, schedule, to_model(clips, dev), mask.to(dev),
                                     t.to(dev), noise.to(dev), config.diffusion.prediction) / n_micro
             loss.backward()
@@ -274,26 +348,28 @@ def _train_step(state: _State, config: RamvidConfig, dataset: ClipSource, schedu
     return loss_value, grad_norm
 
 
-def _loop(state: _State, config: RamvidConfig, dataset: ClipSource, *, steps: int, out_dir: Path,
+def _loop(state: _State, config: RamvidConfig, batches: Batches, *, steps: int, out_dir: Path,
           seed: int, dev: torch.device, save_every: int, keep: int, log_every: int, progress: bool,
-          data: dict[str, Any]) -> TrainResult:
+          data: dict[str, Any], max_minutes: float | None = None) -> TrainResult:
     schedule = diffusion.Schedule.linear(config.diffusion.steps)
     log_path = out_dir / "log.jsonl"
     last_loss = None
+    started = time.perf_counter()
     bar = tqdm(total=steps, initial=min(state.step, steps), disable=not progress, desc="train",
                unit="step", dynamic_ncols=True)
     try:
         while state.step < steps:
             t0 = time.perf_counter()
             try:
-                last_loss, grad_norm = _train_step(state, config, dataset, schedule, seed, dev)
+                last_loss, grad_norm = _train_step(state, config, batches, schedule, seed, dev)
                 seconds = time.perf_counter() - t0
                 if state.step % log_every == 0 or state.step == steps:
                     row = {"step": state.step, "loss": last_loss, "grad_norm": grad_norm,
                            "lr": state.opt.param_groups[0]["lr"], "seconds": round(seconds, 4)}
                     with open(log_path, "a") as f:
                         f.write(json.dumps(row) + "\n")
-                if state.step % save_every == 0 or state.step == steps:
+                out_of_time = max_minutes is not None and time.perf_counter() - started >= 60 * max_minutes
+                if state.step % save_every == 0 or state.step == steps or out_of_time:
                     _save(state, config, out_dir, seed, data, keep)
             except TrainingDiverged as e:
                 kept = latest_checkpoint(out_dir)
@@ -301,6 +377,8 @@ def _loop(state: _State, config: RamvidConfig, dataset: ClipSource, *, steps: in
                                        f"{kept if kept else 'none'})") from None
             bar.update(1)
             bar.set_postfix(loss=f"{last_loss:.4f}")
+            if out_of_time:
+                break
     finally:
         bar.close()
     return TrainResult(step=state.step, checkpoint=latest_checkpoint(out_dir), last_loss=last_loss)

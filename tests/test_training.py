@@ -12,7 +12,7 @@ from ramvid import masking
 from ramvid.checkpoint import latest_checkpoint, list_checkpoints, read_checkpoint
 from ramvid.config import DiffusionConfig, MaskConfig, ModelConfig, RamvidConfig, TrainConfig
 from ramvid.diffusion import Schedule
-from ramvid.training import TrainingDiverged, _new_state, _train_step, train
+from ramvid.training import Batches, TrainingDiverged, _new_state, _train_step, train
 
 FRAMES, RES = 4, 8
 
@@ -97,6 +97,23 @@ def test_resume_checks_settings(tmp_path: Path) -> None:
     assert run(tmp_path, 3, resume=True, micro_batch=1, seed=None).step == 3
 
 
+def test_worker_processes_draw_the_same_numbers(tmp_path: Path) -> None:
+    # Two micro-batches per step, drawn ahead by two spawned workers: the run must not change.
+    run(tmp_path / "here", 3, micro_batch=1)
+    run(tmp_path / "workers", 3, micro_batch=1, workers=2)
+    assert [r["loss"] for r in log_rows(tmp_path / "here")] == [r["loss"] for r in log_rows(tmp_path / "workers")]
+    a, b = (read_checkpoint(tmp_path / d / "ckpt-3.pt") for d in ("here", "workers"))
+    assert_same_state(a["model"], b["model"])
+
+
+def test_max_minutes_stops_resumably(tmp_path: Path) -> None:
+    result = run(tmp_path, 50, max_minutes=1e-9, save_every=100)
+    assert result.step == 1 and result.checkpoint == tmp_path / "ckpt-1.pt"
+    assert run(tmp_path, 2, resume=True).step == 2
+    with pytest.raises(ValueError, match="max_minutes"):
+        run(tmp_path / "bad", 2, max_minutes=0)
+
+
 def test_run_files_and_log(tmp_path: Path) -> None:
     run(tmp_path, 3, save_every=1, keep=2)
     assert [s for s, _ in list_checkpoints(tmp_path)] == [2, 3]
@@ -117,7 +134,8 @@ def test_gradient_accumulation_matches_full_batch() -> None:
     for micro in (2, 4):
         cfg = tiny_config(batch_size=4, micro_batch=micro)
         state = _new_state(cfg, seed=1, dev=torch.device("cpu"))
-        loss, _ = _train_step(state, cfg, NoiseClips(), Schedule.linear(100), 1, torch.device("cpu"))
+        loss, _ = _train_step(state, cfg, Batches(NoiseClips(), cfg, 1), Schedule.linear(100), 1,
+                              torch.device("cpu"))
         losses.append(loss)
         grads.append([p.grad.clone() for p in state.model.parameters()])
     assert losses[0] == pytest.approx(losses[1], rel=1e-5)

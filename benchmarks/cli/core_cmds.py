@@ -155,7 +155,7 @@ def sample(**kw: Any) -> None:
 def run_train(preset: str, data: str, data_path: str | None, steps: int, batch_size: int | None,
               micro_batch: int | None, out: str, resume: bool, seed: int | None, device: str | None,
               save_every: int, keep: int, ema_rate: float | None, lr: float | None,
-              prediction: str | None = None) -> Any:
+              prediction: str | None = None, workers: int = 0, max_minutes: float | None = None) -> Any:
     """Open the dataset's train split at the preset's clip length and resolution, then train."""
     from ramvid.config import get_preset
     from ramvid.data import open_dataset
@@ -169,7 +169,8 @@ def run_train(preset: str, data: str, data_path: str | None, steps: int, batch_s
     return train_loop(config, source, steps=steps, out_dir=out, batch_size=batch_size,
                       micro_batch=micro_batch, resume=resume, seed=seed, device=dev,
                       save_every=save_every, keep=keep, ema_rate=ema_rate, lr=lr,
-                      data_name=data, data_path=data_path, prediction=prediction)
+                      data_name=data, data_path=data_path, prediction=prediction, workers=workers,
+                      max_minutes=max_minutes)
 
 
 @click.command("train")
@@ -198,6 +199,10 @@ def run_train(preset: str, data: str, data_path: str | None, steps: int, batch_s
 @click.option("--prediction", type=click.Choice(["eps", "v"]), default=None,
               help="Network output: eps (the paper's) or v, whose x0 estimate stays bounded at "
                    "high noise (default: the preset's, or the checkpoint's on --resume).")
+@click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Processes drawing upcoming batches ahead of the GPU (same numbers as 0).")
+@click.option("--max-minutes", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Stop after this much wall time, saving a checkpoint (resume with --resume).")
 def train(**kw: Any) -> None:
     """Train a RaMViD model with random masks (resumable, bit-exact on CPU).
 
