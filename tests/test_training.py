@@ -101,7 +101,8 @@ def test_worker_processes_draw_the_same_numbers(tmp_path: Path) -> None:
     # Two micro-batches per step, drawn ahead by two spawned workers: the run must not change.
     run(tmp_path / "here", 3, micro_batch=1)
     run(tmp_path / "workers", 3, micro_batch=1, workers=2)
-    assert [r["loss"] for r in log_rows(tmp_path / "here")] == [r["loss"] for r in log_rows(tmp_path / "workers")]
+    losses = [[r["loss"] for r in log_rows(tmp_path / d)] for d in ("here", "workers")]
+    assert losses[0] == losses[1]
     a, b = (read_checkpoint(tmp_path / d / "ckpt-3.pt") for d in ("here", "workers"))
     assert_same_state(a["model"], b["model"])
 
