@@ -41,8 +41,8 @@ def training_notes(run_dir: Path, ckpt: Path, stored: Path) -> str:
         "",
         f"- steps: {step}",
         f"- loss (mean of first 10 steps): {mean(first):.4f}; (mean of last 10 steps): {mean(last):.4f}",
-        f"- wall time of the optimizer steps: {wall / 60:.1f} min ({wall / max(step, 1):.1f} s/step, "
-        "shared 2-core CPU)",
+        f"- wall time of the optimizer steps: {wall / 60:.1f} min ({wall / max(step, 1):.2f} s/step "
+        f"on {run.get('device', 'an unrecorded device')})",
         f"- run settings: `{json.dumps(run, sort_keys=True)}`" if run else "",
         f"- train config: `{json.dumps(train, sort_keys=True)}`" if train else "",
         f"- diffusion: `{json.dumps(config['diffusion'], sort_keys=True)}`" if "diffusion" in config else "",

@@ -36,6 +36,10 @@ def test_dry_run_prints_resolved_protocol():
                                     "--dry-run"])
     assert res.exit_code == 0, res.output
     assert json.loads(res.output)["protocol"]["sampler"] == "ddim"
+    assert json.loads(res.output)["protocol"]["seed"] == 0
+    res = CliRunner().invoke(main, ["run", "shapes-prediction", "--ckpt", "x.pt", "--seed", "7", "--dry-run"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output)["protocol"]["seed"] == 7
 
 
 def test_unknown_protocol_is_one_line_with_suggestion():

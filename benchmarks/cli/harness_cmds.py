@@ -60,6 +60,8 @@ def protocols(fmt: str) -> None:
 @click.option("--sampler-steps", type=int, help="Override the number of (respaced) sampler steps.")
 @click.option("--sampler", type=click.Choice(["ddpm", "ddim"]),
               help="Override the protocol's sampler (recorded in the results row).")
+@click.option("--seed", type=int, help="Override the protocol's sampling seed (video i draws from "
+              "(seed, i)); the row records it. Report a model over a few seeds.")
 @click.option("--batch-size", type=int, default=16, show_default=True)
 @click.option("--device", default=None, help="cpu, cuda, cuda:1 (default: cuda if available).")
 @click.option("--results", default="results/runs.csv", show_default=True, help="CSV to append the row to.")
@@ -70,8 +72,8 @@ def protocols(fmt: str) -> None:
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def run(protocol: str, ckpt: str | None, preset: str | None, baseline: str | None, data_path: str | None,
         num_videos: int | None, samples_per_video: int | None, sampler_steps: int | None,
-        sampler: str | None, batch_size: int, device: str | None, results: str, out_dir: str | None,
-        gif: str | None, dry_run: bool, as_json: bool, quiet: bool) -> None:
+        sampler: str | None, seed: int | None, batch_size: int, device: str | None, results: str,
+        out_dir: str | None, gif: str | None, dry_run: bool, as_json: bool, quiet: bool) -> None:
     """Evaluate a checkpoint or a baseline on PROTOCOL and append one row to the results CSV.
 
     \b
@@ -89,7 +91,8 @@ def run(protocol: str, ckpt: str | None, preset: str | None, baseline: str | Non
         spec = RunSpec(protocol=protocol, ckpt=ckpt, preset=preset, baseline=baseline,
                        data_path=data_path, num_videos=num_videos, samples_per_video=samples_per_video,
                        sampler_steps=sampler_steps, sampler=sampler, batch_size=batch_size, device=device,
-                       results=results, out_dir=out_dir, gif=gif, progress=not quiet)
+                       results=results, out_dir=out_dir, gif=gif, progress=not quiet,
+                       overrides={} if seed is None else {"seed": seed})
         if dry_run:
             click.echo(json.dumps(describe(spec), indent=1))
             return
