@@ -21,6 +21,7 @@ import dataclasses
 import json
 import math
 import multiprocessing
+import pickle
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
@@ -276,6 +277,11 @@ class Batches:
         self.queued = 0  # steps below this have been queued
         self.pool = None
         if workers > 0:
+            try:
+                pickle.dumps(dataset)
+            except Exception as e:  # noqa: BLE001 - any pickling failure means the same fix
+                raise ValueError(f"workers={workers}: dataset {type(dataset).__name__} cannot be sent to "
+                                 f"worker processes ({type(e).__name__}: {e}); use --workers 0") from None
             ctx = multiprocessing.get_context("spawn")  # no fork after CUDA init
             self.pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init,
                                             initargs=(dataset, config, seed))

@@ -107,6 +107,13 @@ def test_worker_processes_draw_the_same_numbers(tmp_path: Path) -> None:
     assert_same_state(a["model"], b["model"])
 
 
+def test_workers_refuse_a_dataset_that_does_not_pickle(tmp_path: Path) -> None:
+    clips = NoiseClips()
+    clips.hook = lambda: None  # lambdas do not pickle
+    with pytest.raises(ValueError, match="--workers 0"):
+        train(tiny_config(), clips, steps=1, out_dir=tmp_path, workers=2, progress=False)
+
+
 def test_max_minutes_stops_resumably(tmp_path: Path) -> None:
     result = run(tmp_path, 50, max_minutes=1e-9, save_every=100)
     assert result.step == 1 and result.checkpoint == tmp_path / "ckpt-1.pt"
