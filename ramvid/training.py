@@ -20,19 +20,16 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import multiprocessing
-import pickle
 import time
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-import numpy as np
 import torch
 from tqdm.auto import tqdm
 
 from ramvid import diffusion, masking
+from ramvid.batches import Batches, ClipSource, micro_batches
 from ramvid.checkpoint import (
     checkpoint_name,
     latest_checkpoint,
@@ -47,12 +44,6 @@ from ramvid.video import to_model
 
 INIT_KEY = 2**31 - 1  # generator key for the weight init, apart from any step index
 DROPOUT_KEY = 2**31 - 2  # per-step key for the global RNG (dropout) inside forward passes
-
-
-class ClipSource(Protocol):
-    """What training needs from a ``ramvid.data.VideoSource``."""
-
-    def random_clip(self, generator: torch.Generator) -> np.ndarray: ...  # uint8 [T, H, W, 3]
 
 
 class TrainingDiverged(RuntimeError):
@@ -225,93 +216,6 @@ def _truncate_log(path: Path, step: int) -> None:
     atomic_write(path, lambda p: p.write_text("".join(ln + "\n" for ln in kept)))
 
 
-def draw_batch(dataset: ClipSource, config: RamvidConfig, seed: int, step: int, items: range,
-               schedule_steps: int) -> tuple[np.ndarray, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Examples ``items`` of step ``step``, each from its own generator (seed, step, item).
-
-    Returns clips uint8 [B,T,H,W,3], cond masks bool [B,T], t int64 [B], noise float32 [B,3,T,H,W].
-    """
-    clips, masks, ts, noises = [], [], [], []
-    t_frames, res = config.frames, config.resolution
-    for i in items:
-        g = make_generator(seed, step, i)
-        clip = np.asarray(dataset.random_clip(g))
-        if clip.shape != (t_frames, res, res, 3) or clip.dtype != np.uint8:
-            raise ValueError(f"dataset gives clips {clip.dtype} {list(clip.shape)} but the config needs "
-                             f"uint8 [{t_frames}, {res}, {res}, 3]; open it with frames={t_frames}, "
-                             f"resolution={res}")
-        clips.append(clip)
-        masks.append(masking.draw_train_masks(1, t_frames, config.mask.p_uncond, config.mask.max_cond, g)[0])
-        ts.append(torch.randint(schedule_steps, (1,), generator=g))
-        noises.append(torch.randn((3, t_frames, res, res), generator=g))
-    return np.stack(clips), torch.stack(masks), torch.cat(ts), torch.stack(noises)
-
-
-Batch = tuple[np.ndarray, torch.Tensor, torch.Tensor, torch.Tensor]
-_WORKER: dict[str, Any] = {}
-
-
-def _worker_init(dataset: ClipSource, config: RamvidConfig, seed: int) -> None:
-    torch.set_num_threads(1)
-    _WORKER.update(dataset=dataset, config=config, seed=seed)
-
-
-def _worker_draw(step: int, start: int, stop: int) -> tuple[np.ndarray, ...]:
-    w = _WORKER
-    batch = draw_batch(w["dataset"], w["config"], w["seed"], step, range(start, stop),
-                       w["config"].diffusion.steps)
-    return tuple(np.asarray(x) for x in batch)  # numpy pickles by value (no shared-memory handles)
-
-
-class Batches:
-    """The training examples of (step, items): drawn here, or ahead of time by worker processes.
-
-    Every example comes from its own generator (seed, step, item), so workers change when the
-    numbers are made, never what they are. With ``workers`` > 0 the micro-batches of the next
-    ``2 * workers`` steps are queued; a request out of that order is drawn on demand.
-    """
-
-    def __init__(self, dataset: ClipSource, config: RamvidConfig, seed: int, *, workers: int = 0) -> None:
-        self.dataset, self.config, self.seed = dataset, config, seed
-        self.pending: dict[tuple[int, int, int], Future] = {}
-        self.queued = 0  # steps below this have been queued
-        self.pool = None
-        if workers > 0:
-            try:
-                pickle.dumps(dataset)
-            except Exception as e:  # noqa: BLE001 - any pickling failure means the same fix
-                raise ValueError(f"workers={workers}: dataset {type(dataset).__name__} cannot be sent to "
-                                 f"worker processes ({type(e).__name__}: {e}); use --workers 0") from None
-            ctx = multiprocessing.get_context("spawn")  # no fork after CUDA init
-            self.pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init,
-                                            initargs=(dataset, config, seed))
-            self.depth = 2 * workers
-
-    def _ranges(self) -> list[tuple[int, int]]:
-        tc = self.config.train
-        return [(a, min(a + tc.micro_batch, tc.batch_size)) for a in range(0, tc.batch_size, tc.micro_batch)]
-
-    def __call__(self, step: int, items: range) -> Batch:
-        if self.pool is None:
-            return draw_batch(self.dataset, self.config, self.seed, step, items, self.config.diffusion.steps)
-        self.queued = max(self.queued, step)
-        while self.queued < step + self.depth:
-            for a, b in self._ranges():
-                self.pending[(self.queued, a, b)] = self.pool.submit(_worker_draw, self.queued, a, b)
-            self.queued += 1
-        for old in [k for k in self.pending if k[0] < step]:  # skipped steps: drop their work
-            self.pending.pop(old).cancel()
-        key = (step, items.start, items.stop)
-        future = self.pending.pop(key, None) or self.pool.submit(_worker_draw, *key)
-        clips, mask, t, noise = future.result()
-        return clips, torch.from_numpy(mask), torch.from_numpy(t), torch.from_numpy(noise)
-
-    def close(self) -> None:
-        if self.pool is not None:
-            self.pool.shutdown(wait=True, cancel_futures=True)
-            self.pool, self.pending = None, {}
-
-
 def micro_batch_loss(model: torch.nn.Module, schedule: diffusion.Schedule, x0: torch.Tensor,
                      mask: torch.Tensor, t: torch.Tensor, noise: torch.Tensor,
                      prediction: str = "eps") -> torch.Tensor:
@@ -335,8 +239,7 @@ def _train_step(state: _State, config: RamvidConfig, batches: Batches, schedule:
     devices = [dev.index or 0] if dev.type == "cuda" else []
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed_for(seed, state.step, DROPOUT_KEY))  # dropout, if any, is resumable
-        for start in range(0, tc.batch_size, tc.micro_batch):
-            items = range(start, min(start + tc.micro_batch, tc.batch_size))
+        for items in micro_batches(tc):
             clips, mask, t, noise = batches(state.step, items)
             loss = micro_batch_loss(state.model, schedule, to_model(clips, dev), mask.to(dev),
                                     t.to(dev), noise.to(dev), config.diffusion.prediction) / n_micro

@@ -9,10 +9,11 @@ import pytest
 import torch
 
 from ramvid import masking
+from ramvid.batches import Batches
 from ramvid.checkpoint import latest_checkpoint, list_checkpoints, read_checkpoint
 from ramvid.config import DiffusionConfig, MaskConfig, ModelConfig, RamvidConfig, TrainConfig
 from ramvid.diffusion import Schedule
-from ramvid.training import Batches, TrainingDiverged, _new_state, _train_step, train
+from ramvid.training import TrainingDiverged, _new_state, _train_step, train
 
 FRAMES, RES = 4, 8
 

@@ -16,9 +16,9 @@ import time
 import numpy as np
 import torch
 
+from ramvid.batches import Batches
 from ramvid.config import get_preset
 from ramvid.data import open_dataset
-from ramvid.training import Batches
 
 
 def draw(batches: Batches, steps: int, batch: int) -> tuple[float, list]:

@@ -1,0 +1,115 @@
+"""Training examples: clip, condition mask, timestep and noise per (seed, step, item).
+
+Example ``item`` of step ``step`` draws everything from ``make_generator(seed, step, item)``, so
+the examples do not depend on the micro-batch size, on resuming, or on which process draws them.
+``Batches`` draws them in the training process or, with ``workers`` > 0, ahead of time in spawned
+worker processes (the same numbers either way).
+"""
+from __future__ import annotations
+
+import multiprocessing
+import pickle
+from concurrent.futures import Future, ProcessPoolExecutor
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+
+from ramvid import masking
+from ramvid.config import RamvidConfig, TrainConfig
+from ramvid.utils import make_generator
+
+Batch = tuple[np.ndarray, torch.Tensor, torch.Tensor, torch.Tensor]
+
+
+class ClipSource(Protocol):
+    """What training needs from a ``ramvid.data.VideoSource``."""
+
+    def random_clip(self, generator: torch.Generator) -> np.ndarray: ...  # uint8 [T, H, W, 3]
+
+
+def micro_batches(train: TrainConfig) -> list[range]:
+    """The example indices of each micro-batch of one optimizer step."""
+    return [range(a, min(a + train.micro_batch, train.batch_size))
+            for a in range(0, train.batch_size, train.micro_batch)]
+
+
+def draw_batch(dataset: ClipSource, config: RamvidConfig, seed: int, step: int, items: range) -> Batch:
+    """Examples ``items`` of step ``step``, each from its own generator (seed, step, item).
+
+    Returns clips uint8 [B,T,H,W,3], cond masks bool [B,T], t int64 [B], noise float32 [B,3,T,H,W].
+    """
+    clips, masks, ts, noises = [], [], [], []
+    t_frames, res = config.frames, config.resolution
+    for i in items:
+        g = make_generator(seed, step, i)
+        clip = np.asarray(dataset.random_clip(g))
+        if clip.shape != (t_frames, res, res, 3) or clip.dtype != np.uint8:
+            raise ValueError(f"dataset gives clips {clip.dtype} {list(clip.shape)} but the config needs "
+                             f"uint8 [{t_frames}, {res}, {res}, 3]; open it with frames={t_frames}, "
+                             f"resolution={res}")
+        clips.append(clip)
+        masks.append(masking.draw_train_masks(1, t_frames, config.mask.p_uncond, config.mask.max_cond, g)[0])
+        ts.append(torch.randint(config.diffusion.steps, (1,), generator=g))
+        noises.append(torch.randn((3, t_frames, res, res), generator=g))
+    return np.stack(clips), torch.stack(masks), torch.cat(ts), torch.stack(noises)
+
+
+_WORKER: dict[str, Any] = {}
+
+
+def _worker_init(dataset: ClipSource, config: RamvidConfig, seed: int) -> None:
+    torch.set_num_threads(1)
+    _WORKER.update(dataset=dataset, config=config, seed=seed)
+
+
+def _worker_draw(step: int, start: int, stop: int) -> tuple[np.ndarray, ...]:
+    w = _WORKER
+    batch = draw_batch(w["dataset"], w["config"], w["seed"], step, range(start, stop))
+    return tuple(np.asarray(x) for x in batch)  # numpy pickles by value (no shared-memory handles)
+
+
+class Batches:
+    """The training examples of (step, items): drawn here, or ahead of time by worker processes.
+
+    Every example comes from its own generator (seed, step, item), so workers change when the
+    numbers are made, never what they are. With ``workers`` > 0 the micro-batches of the next
+    ``2 * workers`` steps are queued; a request out of that order is drawn on demand.
+    """
+
+    def __init__(self, dataset: ClipSource, config: RamvidConfig, seed: int, *, workers: int = 0) -> None:
+        self.dataset, self.config, self.seed = dataset, config, seed
+        self.pending: dict[tuple[int, int, int], Future] = {}
+        self.queued = 0  # steps below this have been queued
+        self.depth = 2 * workers  # steps queued ahead
+        self.pool = None
+        if workers > 0:
+            try:
+                pickle.dumps(dataset)
+            except Exception as e:  # noqa: BLE001 - any pickling failure means the same fix
+                raise ValueError(f"workers={workers}: dataset {type(dataset).__name__} cannot be sent to "
+                                 f"worker processes ({type(e).__name__}: {e}); use --workers 0") from None
+            ctx = multiprocessing.get_context("spawn")  # no fork after CUDA init
+            self.pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init,
+                                            initargs=(dataset, config, seed))
+
+    def __call__(self, step: int, items: range) -> Batch:
+        if self.pool is None:
+            return draw_batch(self.dataset, self.config, self.seed, step, items)
+        self.queued = max(self.queued, step)
+        while self.queued < step + self.depth:
+            for r in micro_batches(self.config.train):
+                self.pending[(self.queued, r.start, r.stop)] = self.pool.submit(
+                    _worker_draw, self.queued, r.start, r.stop)
+            self.queued += 1
+        for old in [k for k in self.pending if k[0] < step]:  # skipped steps: drop their work
+            self.pending.pop(old).cancel()
+        key = (step, items.start, items.stop)
+        future = self.pending.pop(key, None) or self.pool.submit(_worker_draw, *key)
+        clips, mask, t, noise = future.result()
+        return clips, torch.from_numpy(mask), torch.from_numpy(t), torch.from_numpy(noise)
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool, self.pending = None, {}
