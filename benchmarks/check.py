@@ -1,8 +1,9 @@
-"""CI regression: recompute every row of ``results/ci.csv`` and report the ones that drifted.
+"""CI regression: recompute every CI reference row (``ci.csv``) and report the ones that drifted.
 
 A row names a protocol, a method (a baseline name, or ``ckpt`` with a checkpoint path relative to
 the CSV's folder), its own workload overrides, the stored value and an absolute tolerance in metric
-units. Rows are recomputed from scratch (fresh work dir, nothing appended to runs.csv).
+units. Rows are recomputed from scratch (fresh work dir, nothing appended to runs.csv). The project's
+rows ship with the package (``benchmarks.assets.ci_csv()``, the default).
 """
 from __future__ import annotations
 
@@ -14,9 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from benchmarks.assets import ci_csv
 from benchmarks.runner import RunResult, RunSpec, run
 
-DEFAULT_CI = Path("results/ci.csv")
 CI_FIELDS = ("name", "protocol", "method", "checkpoint", "num_videos", "samples_per_video",
              "sampler_steps", "sampler", "batch_size", "metric", "value", "tolerance")
 
@@ -66,12 +67,13 @@ def spec_for(row: dict[str, str], ci_dir: Path, work: Path, device: str | None, 
                    device=device, results=None, out_dir=str(work / row["name"]), progress=progress)
 
 
-def check(path: str | os.PathLike = DEFAULT_CI, *, tolerance: float | None = None, only: str | None = None,
+def check(path: str | os.PathLike | None = None, *, tolerance: float | None = None, only: str | None = None,
           device: str | None = None, update: bool = False, progress: bool = True,
           runner: Callable[[RunSpec], RunResult] = run,
           echo: Callable[[str], None] = print) -> list[CheckResult]:
-    """Recompute the rows (``only``: comma-separated name fragments); ``update`` stores new values."""
-    path = Path(path)
+    """Recompute the rows of ``path`` (default: the shipped ``ci.csv``; ``only``: comma-separated name
+    fragments); ``update`` stores new values."""
+    path = Path(path) if path is not None else ci_csv()
     rows = read_ci(path)
     parts = [o for o in (only or "").split(",") if o]
     chosen = [r for r in rows if not parts or any(o in r["name"] for o in parts)]

@@ -9,7 +9,7 @@ whose high-t error sits at or above ``mean`` has not learnt to carry the known f
 the layout of its samples (decided at high t) owes little to them. Values are in model units
 ([-1, 1] pixels, squared).
 
-    python -m benchmarks.probe results/checkpoints/showcase-tiny-shapes.pt --cond 0,1,2,3
+    ramvid-bench probe results/checkpoints/showcase-tiny-shapes.pt --cond 0,1,2,3
 """
 from __future__ import annotations
 
@@ -72,35 +72,27 @@ def probe(model: torch.nn.Module, config: RamvidConfig, clips: np.ndarray, cond:
     return rows
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    import argparse
-
-    from benchmarks.cli.core_cmds import parse_cond
+def probe_checkpoint(ckpt: str, cond: Sequence[int], *, num: int = 8, data: str | None = None,
+                     data_path: str | None = None, seed: int = 0) -> tuple[str, list[ProbeRow]]:
+    """Probe ``ckpt`` on ``num`` test clips of ``data`` (default: the checkpoint's); (header, rows)."""
     from ramvid.checkpoint import load_model
     from ramvid.data import open_dataset
 
-    ap = argparse.ArgumentParser(prog="python -m benchmarks.probe", description=__doc__.split("\n")[0])
-    ap.add_argument("ckpt")
-    ap.add_argument("--cond", default="0,1,2,3", help="known frame indices (default 0,1,2,3)")
-    ap.add_argument("--num", type=int, default=8, help="test clips (default 8)")
-    ap.add_argument("--data", default=None, help="dataset (default: the checkpoint's)")
-    ap.add_argument("--data-path", default=None)
-    ap.add_argument("--seed", type=int, default=0)
-    args = ap.parse_args(argv)
-    model, config, info = load_model(args.ckpt)
-    data = args.data or (info.get("dataset") or {}).get("name") or "shapes"
-    source = open_dataset(data, "test", frames=config.frames, resolution=config.resolution,
-                          path=args.data_path)
-    clips = source.clips(list(range(min(args.num, len(source)))))
-    rows = probe(model, config, clips, parse_cond(args.cond), seed=args.seed)
-    print(f"{args.ckpt} (step {info['step']}, {config.diffusion.prediction}-prediction), {len(clips)} "
-          f"{data} test clips, known frames {args.cond}")
-    print(f"{'t':>5} {'x0 MSE':>8} {'copy-last':>10} {'mean':>8} {'pred std':>9}")
+    model, config, info = load_model(ckpt)
+    data = data or (info.get("dataset") or {}).get("name") or "shapes"
+    source = open_dataset(data, "test", frames=config.frames, resolution=config.resolution, path=data_path)
+    clips = source.clips(list(range(min(num, len(source)))))
+    rows = probe(model, config, clips, cond, seed=seed)
+    header = (f"{ckpt} (step {info['step']}, {config.diffusion.prediction}-prediction), {len(clips)} "
+              f"{data} test clips, known frames {','.join(map(str, cond))}")
+    return header, rows
+
+
+def format_rows(rows: Sequence[ProbeRow]) -> list[str]:
+    """The probe table as text lines."""
+    lines = [f"{'t':>5} {'x0 MSE':>8} {'copy-last':>10} {'mean':>8} {'pred std':>9}"]
     for r in rows:
         d = asdict(r)
-        print(f"{d['t']:>5} {d['x0_mse']:>8.4f} {d['copy_last_mse']:>10.4f} {d['mean_mse']:>8.4f} "
-              f"{d['pred_std']:>9.3f}")
-
-
-if __name__ == "__main__":
-    main()
+        lines.append(f"{d['t']:>5} {d['x0_mse']:>8.4f} {d['copy_last_mse']:>10.4f} {d['mean_mse']:>8.4f} "
+                     f"{d['pred_std']:>9.3f}")
+    return lines

@@ -1,4 +1,4 @@
-"""Every registered protocol, declared as data (REFERENCE.md sections 1 and 5).
+"""Every registered protocol, declared as data (docs/paper-facts.md sections 3 and 7).
 
 Rules: a protocol is never edited in place; change it by adding ``version=2`` beside the old one.
 Where the literature is ambiguous the choice is a field and the alternative a registered variant.
@@ -74,3 +74,13 @@ EMBEDDED: tuple[Protocol, ...] = tuple(
 )
 
 REGISTRY = Registry(PAPER + EMBEDDED)
+
+
+def default_registry() -> Registry:
+    """The project's registry: every protocol declared above."""
+    return REGISTRY
+
+
+def get_protocol(name: str) -> Protocol:
+    """``name`` (newest version) or ``name@version`` from the default registry."""
+    return REGISTRY.get(name)

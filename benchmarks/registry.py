@@ -13,15 +13,14 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-METRICS = ("fvd", "is")
+from benchmarks.scoring import METRICS
+from ramvid.data import DATASETS
+from ramvid.sampling import SAMPLERS
+
 METRIC_FRAMES = ("all", "generated")
-SAMPLERS = ("ddpm", "ddim")  # ramvid.sampling.generate(sampler=...); ddim runs with eta=0
 # How the evaluation clip is cut from each test video. "start": frames [0, frames) of video i,
 # deterministic (``VideoSource.clip(i)``); the official code's random crops are not a protocol.
 WINDOWS = ("start",)
-METRIC_OPTIONS = {"fvd": {"extractor"}, "is": {"estimator", "splits"}}
-I3D_MIN_FRAMES = 9  # Inception-I3D's temporal pooling needs >= 9 input frames
-C3D_FRAMES = 16
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]*[a-z0-9]$")
 
 
@@ -87,11 +86,15 @@ def _problems(p: Protocol) -> Iterator[str]:
     if p.version < 1:
         yield "version must be >= 1"
     if p.metric not in METRICS:
-        yield f"metric must be one of {METRICS}, got {p.metric!r}"
+        yield f"metric must be one of {tuple(METRICS)}, got {p.metric!r}"
+    if p.dataset not in DATASETS:
+        yield f"dataset must be one of {tuple(DATASETS)}, got {p.dataset!r}"
     if p.metric_frames not in METRIC_FRAMES:
         yield f"metric_frames must be one of {METRIC_FRAMES}, got {p.metric_frames!r}"
     if p.sampler not in SAMPLERS:
-        yield f"sampler must be one of {SAMPLERS}, got {p.sampler!r}"
+        yield f"sampler must be one of {tuple(SAMPLERS)}, got {p.sampler!r}"
+    elif p.resample != 1 and not SAMPLERS[p.sampler].resample:
+        yield f"resample={p.resample} needs a sampler that resamples, not {p.sampler!r}"
     if p.window not in WINDOWS:
         yield f"window must be one of {WINDOWS}, got {p.window!r}"
     if p.resolution < 8 or p.frames < 2:
@@ -108,17 +111,19 @@ def _problems(p: Protocol) -> Iterator[str]:
 
 
 def _metric_problems(p: Protocol) -> Iterator[str]:
+    """Options must be ones the metric's code reads; the metric checks the clip (e.g. I3D's >= 9)."""
     if p.metric not in METRICS or p.metric_frames not in METRIC_FRAMES:
         return
+    metric = METRICS[p.metric]
     keys = [k for k, _ in p.metric_options]
-    unknown = set(keys) - METRIC_OPTIONS[p.metric]
+    unknown = set(keys) - set(metric.options)
     if unknown or len(keys) != len(set(keys)):
-        yield f"metric_options {keys} must be distinct keys among {sorted(METRIC_OPTIONS[p.metric])}"
-    if p.metric == "fvd" and len(p.metric_indices) < I3D_MIN_FRAMES:
-        yield (f"FVD clip has {len(p.metric_indices)} frames but I3D needs >= {I3D_MIN_FRAMES}; "
-               "use more frames or metric_frames='all'")
-    if p.metric == "is" and (p.frames != C3D_FRAMES or p.metric_frames != "all"):
-        yield f"IS (C3D) needs {C3D_FRAMES} frames with metric_frames='all'"
+        allowed = sorted(metric.options) or "none"
+        yield f"metric_options {keys}: {p.metric} reads only distinct keys among {allowed}"
+        return
+    problem = metric.check(len(p.metric_indices), p.frames, p.metric_frames, dict(p.metric_options))
+    if problem:
+        yield problem
 
 
 class Registry:
@@ -162,14 +167,3 @@ class Registry:
         close = difflib.get_close_matches(base, self.names(), n=3, cutoff=0.5)
         hint = f"did you mean {', '.join(close)}?" if close else "list them with `ramvid-bench protocols`"
         raise ValueError(f"unknown protocol {name!r}; {hint}")
-
-
-def default_registry() -> Registry:
-    """The project's registry (declared as data in ``benchmarks.protocols``)."""
-    from benchmarks.protocols import REGISTRY
-
-    return REGISTRY
-
-
-def get_protocol(name: str) -> Protocol:
-    return default_registry().get(name)

@@ -1,26 +1,31 @@
 """The append-only results CSV (``results/runs.csv``): one row per run, the source of truth.
 
-Appends are crash-safe: under an exclusive ``flock`` on ``.<file>.lock.tmp`` (``*.tmp`` is
-gitignored) the whole file is read, the row added, a temp file written and renamed over the
-original. A crash leaves the old file intact; concurrent runs never interleave. New columns are
-merged in (old rows get empty cells).
+Appends are crash-safe: under an exclusive lock the whole file is read, the row added, a temp file
+written and renamed over the original. A crash leaves the old file intact; concurrent runs never
+interleave. New columns are merged in (old rows get empty cells).
+
+The lock is a ``filelock.FileLock`` on a file in the cache folder (``$RAMVID_CACHE/locks/``), named by
+the CSV's resolved path, so the results folder holds nothing but the CSV. The lock file is not deleted
+on release: with ``flock`` a waiter would then hold a lock on a deleted inode while a newcomer locks a
+fresh one. Processes appending to one CSV must therefore share ``$RAMVID_CACHE`` (the default does).
 """
 from __future__ import annotations
 
-import contextlib
 import csv
-import fcntl
+import hashlib
 import io
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from filelock import FileLock
+
+from metrics._io import cache_dir
 from ramvid.utils import atomic_path
 
 DEFAULT_RESULTS = Path("results/runs.csv")
 
-# Column order of a run row (the issue's list, plus what a table needs to label the row).
+# Column order of a run row: what makes a result reproducible, plus what a table needs to label it.
 RUN_FIELDS: tuple[str, ...] = (
     "date", "protocol", "version", "method", "checkpoint", "ckpt_sha256", "step", "preset",
     "p_uncond", "params", "metric", "value", "std", "num_videos", "samples_per_video", "repeats",
@@ -29,32 +34,29 @@ RUN_FIELDS: tuple[str, ...] = (
 )
 
 
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
+def _lock(path: Path) -> FileLock:
+    """The cross-process lock guarding appends to ``path`` (kept in the cache folder, see above)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    # the CSV itself is replaced by rename, so the lock lives in a stable side file
-    with open(path.with_name(f".{path.name}.lock.tmp"), "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    locks = cache_dir("locks")
+    locks.mkdir(parents=True, exist_ok=True)
+    key = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:16]
+    return FileLock(locks / f"{path.name}-{key}.lock")
 
 
 def read_rows(path: str | os.PathLike) -> list[dict[str, str]]:
-    """All rows of a results CSV as dicts of strings; a missing file is an empty list."""
+    """All rows of a results CSV as dicts of strings; FileNotFoundError naming it when it is missing."""
     path = Path(path)
-    if not path.exists():
-        return []
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such results file")
     with open(path, newline="") as f:
         return list(csv.DictReader(f))
 
 
 def append_row(path: str | os.PathLike, row: dict[str, Any]) -> Path:
-    """Add ``row`` to the CSV at ``path`` atomically (see module docstring)."""
+    """Add ``row`` to the CSV at ``path`` atomically, creating it if needed (see module docstring)."""
     path = Path(path)
-    with _locked(path):
-        rows = read_rows(path)
+    with _lock(path):
+        rows = read_rows(path) if path.exists() else []
         fields = list(RUN_FIELDS)
         for r in [*rows, row]:
             fields += [k for k in r if k not in fields]

@@ -10,7 +10,7 @@ import hashlib
 import json
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,37 +18,57 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from benchmarks.baselines import BASELINES
 from benchmarks.methods import Method, make_method
-from benchmarks.registry import Protocol, get_protocol
+from benchmarks.protocols import get_protocol
+from benchmarks.registry import Protocol
 from benchmarks.results import DEFAULT_RESULTS, append_row
 from benchmarks.scoring import score
 from benchmarks.shards import ShardStore
+from ramvid.sampling import SAMPLERS
+from ramvid.specs import option, validate
+from ramvid.specs import to_dict as spec_dict
 from ramvid.utils import git_hash, resolve_device
 
 DEFAULT_RUNS_DIR = Path("runs")
 
 
-@dataclass
+@dataclass(frozen=True)
 class RunSpec:
-    """Everything ``run`` needs; ``None`` overrides keep the protocol's values."""
+    """Everything ``run`` needs (``run --dry-run`` prints it); ``None`` overrides keep the protocol's."""
 
-    protocol: str
-    ckpt: str | None = None
-    preset: str | None = None
-    baseline: str | None = None
-    data_path: str | None = None
-    num_videos: int | None = None
-    samples_per_video: int | None = None
-    sampler_steps: int | None = None
-    sampler: str | None = None  # "ddpm" | "ddim"; None keeps the protocol's
-    batch_size: int = 16
-    device: str | None = None
-    results: str | None = str(DEFAULT_RESULTS)  # None: record nothing (check, tests)
-    out_dir: str | None = None
-    gif: str | None = None
-    progress: bool = True
-    stop_after_shards: int | None = None  # testing hook: simulate an interruption
-    overrides: dict[str, Any] = field(default_factory=dict)  # any other Protocol field
+    protocol: str = option(None, "Protocol name or name@version.", argument=True)
+    ckpt: str | None = option(None, "Checkpoint to evaluate (self-describing, or bare with --preset).")
+    preset: str | None = option(None, "Preset for a bare state dict (bair|kinetics|ucf|tiny).")
+    baseline: str | None = option(None, "A baseline instead of a checkpoint (no checkpoint needed).",
+                                  choices=BASELINES)
+    data_path: str | None = option(None, "Prepared dataset file/folder (embedded data needs none).")
+    num_videos: int | None = option(None, "Override the protocol's number of test videos.", min=1)
+    samples_per_video: int | None = option(None, "Override samples per test video.", min=1)
+    sampler_steps: int | None = option(None, "Override the number of (respaced) sampler steps.", min=1)
+    sampler: str | None = option(None, "Override the protocol's sampler (recorded in the results row).",
+                                 choices=tuple(SAMPLERS))
+    seed: int | None = option(None, "Override the protocol's sampling seed (video i draws from (seed, i)); "
+                              "the row records it. Report a model over a few seeds.")
+    batch_size: int = option(16, "Videos per sampler and feature batch (numbers do not depend on it).",
+                             min=1)
+    device: str | None = option(None, "cpu, cuda, cuda:1 (default: cuda if available).")
+    results: str | None = option(str(DEFAULT_RESULTS), "CSV to append the row to.")
+    out_dir: str | None = option(None, "Work dir for sample shards (default runs/<protocol>-<hash>/; "
+                                 "resumable).")
+    gif: str | None = option(None, "Write a GIF grid of real (top) vs generated (bottom) clips here.")
+    progress: bool = option(True, "No progress bars.", flag="--quiet", invert=True)
+    stop_after_shards: int | None = option(None, "testing hook: simulate an interruption", cli=False)
+    overrides: tuple[tuple[str, Any], ...] = option((), "any other Protocol field", cli=False)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.overrides, dict):  # accept a dict; store it frozen
+            object.__setattr__(self, "overrides", tuple(sorted(self.overrides.items())))
+        validate(self)
+        if self.protocol is None:
+            raise ValueError("give a protocol name (`ramvid-bench protocols` lists them)")
+        if (self.ckpt is None) == (self.baseline is None):
+            raise ValueError("give exactly one of --ckpt CKPT or --baseline NAME")
 
 
 @dataclass
@@ -69,17 +89,18 @@ def resolve(spec: RunSpec) -> Protocol:
     """The protocol with the spec's overrides applied (validated again)."""
     base = get_protocol(spec.protocol)
     return base.replace(num_videos=spec.num_videos, samples_per_video=spec.samples_per_video,
-                        sampler_steps=spec.sampler_steps, sampler=spec.sampler, **spec.overrides)
+                        sampler_steps=spec.sampler_steps, sampler=spec.sampler, seed=spec.seed,
+                        **dict(spec.overrides))
 
 
 def describe(spec: RunSpec) -> dict[str, Any]:
     """The resolved settings (``--dry-run``): protocol fields plus how it would run."""
     p = resolve(spec)
     method = spec.baseline or spec.ckpt
-    return {"protocol": p.to_dict(), "method": method, "preset": spec.preset, "data_path": spec.data_path,
-            "batch_size": spec.batch_size, "device": str(resolve_device(spec.device)),
-            "results": spec.results, "generated_frames": list(p.generated),
-            "metric_frames": list(p.metric_indices)}
+    return {"spec": spec_dict(spec), "protocol": p.to_dict(), "method": method, "preset": spec.preset,
+            "data_path": spec.data_path, "batch_size": spec.batch_size,
+            "device": str(resolve_device(spec.device)), "results": spec.results,
+            "generated_frames": list(p.generated), "metric_frames": list(p.metric_indices)}
 
 
 def _work_dir(spec: RunSpec, p: Protocol, method: Method) -> tuple[Path, dict[str, Any]]:
@@ -154,6 +175,7 @@ def _row(p: Protocol, spec: RunSpec, method: Method, value: float, std: float | 
         "resample": p.resample if method.name == "ramvid" else "", "batch_size": spec.batch_size,
         "device": str(dev), "threads": torch.get_num_threads(), "git_hash": git_hash(),
         "wall_s": round(wall, 1),
+        "spec": json.dumps(spec_dict(spec, non_default=True), sort_keys=True),
     }
     row.update(method.row)
     return row

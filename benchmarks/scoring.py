@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import hashlib
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from benchmarks.registry import Protocol
 from benchmarks.shards import ShardStore
+
+# ``protocol`` arguments below are ``benchmarks.registry.Protocol``s, typed Any here because the
+# registry validates protocols against METRICS: importing it back would be a cycle.
+Protocol = Any
 
 
 def _select(batches: Iterable[np.ndarray], indices: tuple[int, ...]) -> Iterator[np.ndarray]:
@@ -49,9 +53,8 @@ def real_stats_key(protocol: Protocol, digest: str) -> dict[str, Any]:
 def score(protocol: Protocol, source: Any, store: ShardStore, *, batch_size: int, device: Any,
           progress: bool = True) -> tuple[float, float | None, list[float]]:
     """(mean, std over repeats or None, per-repeat values) of the protocol's metric."""
-    if protocol.metric == "fvd":
-        return _fvd(protocol, source, store, batch_size=batch_size, device=device, progress=progress)
-    return _inception(protocol, store, batch_size=batch_size, device=device, progress=progress)
+    return METRICS[protocol.metric].score(protocol, source, store, batch_size=batch_size, device=device,
+                                          progress=progress)
 
 
 def _fvd(protocol: Protocol, source: Any, store: ShardStore, *, batch_size: int, device: Any,
@@ -85,7 +88,8 @@ def _inception(protocol: Protocol, store: ShardStore, *, batch_size: int, device
     from metrics.inception_score import inception_score
 
     c3d = load_c3d(device=device)  # paths from $RAMVID_C3D_WEIGHTS / $RAMVID_C3D_MEAN
-    mean, std = inception_score(store.iter_batches(), c3d, splits=int(protocol.option("splits", 1)),
+    splits = _is_splits(dict(protocol.metric_options))
+    mean, std = inception_score(store.iter_batches(), c3d, splits=splits,
                                 repeats=protocol.repeats, batch_size=batch_size, device=device,
                                 progress=progress)
     return float(mean), float(std), [float(mean)]
@@ -94,3 +98,53 @@ def _inception(protocol: Protocol, store: ShardStore, *, batch_size: int, device
 def _summary(values: list[float]) -> tuple[float, float | None, list[float]]:
     std = float(np.std(values, ddof=1)) if len(values) > 1 else None
     return float(np.mean(values)), std, values
+
+
+def _is_splits(options: dict[str, Any]) -> int:
+    """Splits per group: the option, else the named estimator's (``metrics.inception_score``)."""
+    from metrics.inception_score import get_estimator
+
+    estimator = get_estimator(options.get("estimator", "tganv2"))
+    return int(options.get("splits", estimator.splits))
+
+
+def _fvd_check(metric_frames: int, frames: int, which: str, options: dict[str, Any]) -> str | None:
+    from metrics.i3d import MIN_FRAMES
+
+    if metric_frames < MIN_FRAMES:
+        return (f"FVD clip has {metric_frames} frames but I3D needs >= {MIN_FRAMES}; "
+                "use more frames or metric_frames='all'")
+    return None
+
+
+def _is_check(metric_frames: int, frames: int, which: str, options: dict[str, Any]) -> str | None:
+    from metrics.c3d import N_FRAMES
+    from metrics.inception_score import get_estimator
+
+    if frames != N_FRAMES or which != "all":
+        return f"IS (C3D) needs {N_FRAMES} frames with metric_frames='all'"
+    try:
+        estimator = get_estimator(options.get("estimator", "tganv2"))
+    except ValueError as e:
+        return str(e)
+    if int(options.get("splits", estimator.splits)) != estimator.splits:
+        return (f"splits={options['splits']} contradicts estimator {estimator.name!r} "
+                f"(splits={estimator.splits}); drop one of them")
+    return None
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A protocol metric: the options its code reads, a clip check, and the scoring step."""
+
+    name: str
+    options: tuple[str, ...]  # metric_options keys that ``score`` reads; any other is refused
+    check: Callable[[int, int, str, dict[str, Any]], str | None]  # (metric frames, frames, which, opts)
+    score: Callable[..., tuple[float, float | None, list[float]]]
+    higher_is_better: bool
+
+
+METRICS: dict[str, Metric] = {
+    "fvd": Metric("fvd", (), _fvd_check, _fvd, higher_is_better=False),
+    "is": Metric("is", ("estimator", "splits"), _is_check, _inception, higher_is_better=True),
+}

@@ -4,12 +4,11 @@ A training checkpoint carries model, EMA and AdamW state (~4x the weights). The 
 EMA weights only, under both ``ema`` and ``model`` (the same tensors, saved once), with the config,
 step, dataset and git hash, so ``ramvid.checkpoint.load_model`` reads it like any other.
 
-    python -m benchmarks.showcase runs/showcase results/checkpoints/showcase-tiny-shapes.pt
+    ramvid-bench showcase runs/showcase results/checkpoints/showcase-tiny-shapes.pt
 """
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 from ramvid.checkpoint import latest_checkpoint, read_checkpoint, save_checkpoint
@@ -52,11 +51,12 @@ def training_notes(run_dir: Path, ckpt: Path, stored: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main(run_dir: str, dst: str) -> None:
+def store_showcase(run_dir: str | Path, dst: str | Path) -> str:
+    """Slim the newest checkpoint of ``run_dir`` into ``dst`` with its loss log and TRAINING.md."""
     run = Path(run_dir)
     src = latest_checkpoint(run)
     if src is None:
-        raise SystemExit(f"{run}: no ckpt-<step>.pt found")
+        raise FileNotFoundError(f"{run}: no ckpt-<step>.pt found; pass a training run folder")
     out = slim_checkpoint(src, dst)
     step = read_checkpoint(src)["step"]
     log = [line for line in (run / "log.jsonl").read_text().splitlines()
@@ -65,8 +65,4 @@ def main(run_dir: str, dst: str) -> None:
     notes = out.parent / "TRAINING.md"
     if not notes.exists():  # the command section is written by hand once; keep it
         notes.write_text(training_notes(run, src, out))
-    print(f"{src} -> {out} ({out.stat().st_size / 1e6:.1f} MB)")
-
-
-if __name__ == "__main__":
-    main(*sys.argv[1:3])
+    return f"{src} -> {out} ({out.stat().st_size / 1e6:.1f} MB)"

@@ -1,9 +1,10 @@
-"""Render "reported | reproduced" tables from ``results/paper.csv`` and a runs CSV (never by hand).
+"""Render "reported | reproduced" tables from the paper's numbers and a runs CSV (never by hand).
 
 Paper tables 1-5 list every reported number; a RaMViD row's "reproduced" cell is our latest run of
 the same protocol with an official preset and the same p_U. Our other runs (baselines, small
 models) are added as rows of their own. Embedded protocols (``shapes-*``, ``moving-mnist-*``) get
-one table per dataset: methods down, protocols across.
+one table per dataset: methods down, protocols across. The paper's numbers ship with the package
+(``benchmarks.assets.paper_csv()``); a missing CSV, or a selection with no rows, is an error.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from typing import Any
 
 from tabulate import tabulate
 
-from benchmarks.registry import default_registry
+from benchmarks.protocols import default_registry
 from benchmarks.results import read_rows
 
 ARROW = {"lower": "↓", "higher": "↑"}
@@ -175,7 +176,10 @@ def _paper_sections(table: str, rows: list[dict[str, Any]]) -> list[str]:
 
 def render(paper_path: str | os.PathLike, runs_path: str | os.PathLike, *, table: str | None = None,
            protocol: str | None = None, fmt: str = "markdown") -> str:
-    """The tables as Markdown (sections) or one CSV; ``table`` is "1".."5" or "embedded"."""
+    """The tables as Markdown (sections) or one CSV; ``table`` is "1".."5" or "embedded".
+
+    Raises FileNotFoundError naming a missing CSV, and ValueError when the selection has no rows.
+    """
     paper, runs = read_rows(paper_path), read_rows(runs_path)
     runs = [r for r in runs if protocol in (None, r["protocol"])]
     sections: list[str] = []
@@ -188,6 +192,9 @@ def render(paper_path: str | os.PathLike, runs_path: str | os.PathLike, *, table
             more = _paper_sections(t, found)
         sections += more
         lines += found
+    if not lines:
+        raise ValueError(f"no rows to show (table {table or 'all'}, protocol {protocol or 'all'}) in "
+                         f"{paper_path} or {runs_path}")
     if fmt == "csv":
         buf = io.StringIO()
         writer = csv.DictWriter(buf, fieldnames=CSV_FIELDS, lineterminator="\n", extrasaction="ignore")

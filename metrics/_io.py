@@ -36,7 +36,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         raise
 
 
-def sha256_file(path: str | os.PathLike, chunk: int = 1 << 22) -> str:
+def file_sha256(path: str | os.PathLike, chunk: int = 1 << 22) -> str:
     """Hex sha256 of a file, read in 4 MiB chunks."""
     h = hashlib.sha256()
     with open(path, "rb") as f:

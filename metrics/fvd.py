@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from metrics._io import atomic_path, cache_dir, resolve_device, sha256_file
+from metrics._io import atomic_path, cache_dir, file_sha256, resolve_device
 from metrics.frechet import frechet_distance
 from metrics.i3d import I3D, MIN_FRAMES, load_i3d
 from metrics.resize import RESIZE_RULE
@@ -36,7 +36,7 @@ def get_i3d(weights: str | None = None, device: str | torch.device | None = None
     return _MODELS[key]
 
 
-def check_videos(x: np.ndarray | torch.Tensor, where: str = "videos") -> torch.Tensor:
+def as_video_tensor(x: np.ndarray | torch.Tensor, where: str = "videos") -> torch.Tensor:
     """The input contract: uint8 [B, T, H, W, 3] with T >= 9. One clear line on violation."""
     if isinstance(x, torch.Tensor):
         t = x
@@ -62,12 +62,12 @@ def _rechunk(videos: VideosLike, batch_size: int) -> Iterator[torch.Tensor]:
     """Batches of exactly ``batch_size`` videos (the last may be smaller) from an array or iterator."""
     if isinstance(videos, np.ndarray | torch.Tensor):
         for start in range(0, len(videos), batch_size):
-            yield check_videos(videos[start:start + batch_size])
+            yield as_video_tensor(videos[start:start + batch_size])
         return
     pending: list[torch.Tensor] = []
     count = 0
     for batch in videos:
-        pending.append(check_videos(batch))
+        pending.append(as_video_tensor(batch))
         count += len(pending[-1])
         while count >= batch_size:
             joined = torch.cat(pending) if len(pending) > 1 else pending[0]
@@ -132,7 +132,7 @@ def stats_key(key: dict, *, weights: str | None = None, frames: int | None = Non
     from metrics.i3d_weights import BN_EPS, find_weights
 
     return {"key": key, "frames": frames, "extractor": "i3d-kinetics-400-logits",
-            "weights_sha256": sha256_file(find_weights(weights)), "resize": RESIZE_RULE, "size": 224,
+            "weights_sha256": file_sha256(find_weights(weights)), "resize": RESIZE_RULE, "size": 224,
             "bn_eps": BN_EPS, "stats": "float64, 1/(N-1)", "version": STATS_VERSION}
 
 

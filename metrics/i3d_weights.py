@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from metrics._io import atomic_path, cache_dir, sha256_file
+from metrics._io import atomic_path, cache_dir, file_sha256
 
 I3D_SHA256 = "af5c50f0df57cc48c82fb990ea903796e001d6f57fe33d9ad5c219db4fb5aebd"
 BN_EPS = 1e-3  # Sonnet v1 / TF-Hub I3D BatchNorm epsilon (ports using 1e-5 are wrong)
@@ -112,7 +112,7 @@ def load_folded(weights: str | os.PathLike | None = None, *, eps: float = BN_EPS
     from safetensors.torch import load_file, save_file
 
     path = find_weights(weights)
-    sha = sha256_file(path)
+    sha = file_sha256(path)
     if check_sha and sha != I3D_SHA256:
         raise ValueError(f"I3D weights {path}: sha256 {sha[:12]}... is not the Kinetics-400 "
                          f"checkpoint ({I3D_SHA256[:12]}...); {INSTALL_HINT}")

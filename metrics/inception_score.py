@@ -39,8 +39,18 @@ class ISEstimator:
         return self.samples * self.repeats
 
 
-TGANV2 = ISEstimator("tgan2", samples=2048, splits=1, repeats=10)
+TGANV2 = ISEstimator("tganv2", samples=2048, splits=1, repeats=10)
 STYLEGAN_V = ISEstimator("stylegan-v", samples=2048, splits=10, repeats=1)
+# The estimators by name: protocols name one (``estimator``), and the CLI's ``is --estimator`` reads it.
+ESTIMATORS: dict[str, ISEstimator] = {e.name: e for e in (TGANV2, STYLEGAN_V)}
+
+
+def get_estimator(name: str) -> ISEstimator:
+    """The named estimator; unknown names get one line listing the known ones."""
+    try:
+        return ESTIMATORS[name]
+    except KeyError:
+        raise ValueError(f"unknown IS estimator {name!r}; choose one of {', '.join(ESTIMATORS)}") from None
 
 
 @dataclass(frozen=True)

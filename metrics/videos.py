@@ -15,8 +15,11 @@ from typing import BinaryIO
 
 import numpy as np
 
-VIDEO_EXTS = (".mp4", ".avi", ".webm", ".mkv", ".mov", ".gif", ".m4v")
-Batches = Iterator[np.ndarray]
+# The one list of video file extensions (``prepare videos`` keeps an equal copy in
+# ramvid/data/decode.py, since metrics/ stands alone; tests/test_naming.py pins them equal).
+VIDEO_EXTENSIONS = frozenset({".mp4", ".avi", ".webm", ".mkv", ".mov", ".m4v", ".mpg", ".mpeg", ".flv",
+                              ".ogv", ".3gp", ".wmv", ".gif"})
+VideoBatches = Iterator[np.ndarray]  # uint8 [B, T, H, W, 3] batches
 
 
 @dataclass(frozen=True)
@@ -26,9 +29,9 @@ class VideoSet:
     path: Path
     n: int
     frames: int | None  # frames per video when the header says so (None for folders until decoded)
-    batches: Callable[[], Batches]
+    batches: Callable[[], VideoBatches]
 
-    def __iter__(self) -> Batches:
+    def __iter__(self) -> VideoBatches:
         return self.batches()
 
     def __len__(self) -> int:
@@ -53,7 +56,7 @@ def _npy_header(f: BinaryIO, where: str) -> tuple[tuple[int, ...], np.dtype]:
     return tuple(shape), dtype
 
 
-def _npy_stream(f: BinaryIO, shape: tuple[int, ...], batch_size: int) -> Batches:
+def _npy_stream(f: BinaryIO, shape: tuple[int, ...], batch_size: int) -> VideoBatches:
     per_video = int(np.prod(shape[1:]))
     for start in range(0, shape[0], batch_size):
         b = min(batch_size, shape[0] - start)
@@ -63,11 +66,11 @@ def _npy_stream(f: BinaryIO, shape: tuple[int, ...], batch_size: int) -> Batches
         yield np.frombuffer(bytearray(buf), np.uint8).reshape(b, *shape[1:])  # writable copy
 
 
-def _npy(path: Path, batch_size: int) -> tuple[Callable[[], Batches], tuple[int, ...]]:
+def _npy(path: Path, batch_size: int) -> tuple[Callable[[], VideoBatches], tuple[int, ...]]:
     with open(path, "rb") as f:
         shape, _ = _npy_header(f, str(path))
 
-    def gen() -> Batches:
+    def gen() -> VideoBatches:
         with open(path, "rb") as f:
             _npy_header(f, str(path))
             yield from _npy_stream(f, shape, batch_size)
@@ -85,12 +88,12 @@ def _npz_member(path: Path, key: str | None) -> str:
     return key + ".npy"
 
 
-def _npz(path: Path, key: str | None, batch_size: int) -> tuple[Callable[[], Batches], tuple[int, ...]]:
+def _npz(path: Path, key: str | None, batch_size: int) -> tuple[Callable[[], VideoBatches], tuple[int, ...]]:
     member = _npz_member(path, key)
     with zipfile.ZipFile(path) as z, z.open(member) as f:
         shape, _ = _npy_header(f, f"{path}:{member}")
 
-    def gen() -> Batches:
+    def gen() -> VideoBatches:
         with zipfile.ZipFile(path) as z, z.open(member) as f:
             _npy_header(f, f"{path}:{member}")
             yield from _npy_stream(f, shape, batch_size)
@@ -111,7 +114,7 @@ def _h5_key(h5, path: Path, key: str | None) -> str:  # noqa: ANN001
     return five_d[0]
 
 
-def _h5(path: Path, key: str | None, batch_size: int) -> tuple[Callable[[], Batches], tuple[int, ...]]:
+def _h5(path: Path, key: str | None, batch_size: int) -> tuple[Callable[[], VideoBatches], tuple[int, ...]]:
     import h5py
 
     with h5py.File(path, "r") as h5:
@@ -120,7 +123,7 @@ def _h5(path: Path, key: str | None, batch_size: int) -> tuple[Callable[[], Batc
         shape = tuple(h5[key].shape)
         n = shape[0]
 
-    def gen() -> Batches:
+    def gen() -> VideoBatches:
         with h5py.File(path, "r") as h5:
             ds = h5[key]
             for start in range(0, n, batch_size):
@@ -128,7 +131,7 @@ def _h5(path: Path, key: str | None, batch_size: int) -> tuple[Callable[[], Batc
     return gen, shape
 
 
-def decode_video(path: str | os.PathLike, frames: int | None = None) -> np.ndarray:
+def read_video_file(path: str | os.PathLike, frames: int | None = None) -> np.ndarray:
     """All frames (or the first ``frames``) of a video file as uint8 [T, H, W, 3] (PyAV).
 
     Decodes until the stream ends: container frame counts are not trusted.
@@ -149,14 +152,14 @@ def decode_video(path: str | os.PathLike, frames: int | None = None) -> np.ndarr
 
 
 def _folder(path: Path, frames: int | None, batch_size: int) -> VideoSet:
-    files = sorted(p for p in path.iterdir() if p.suffix.lower() in VIDEO_EXTS)
+    files = sorted(p for p in path.iterdir() if p.suffix.lower() in VIDEO_EXTENSIONS)
     if not files:
-        raise ValueError(f"{path}: no video files ({', '.join(VIDEO_EXTS)})")
+        raise ValueError(f"{path}: no video files ({', '.join(sorted(VIDEO_EXTENSIONS))})")
 
-    def gen() -> Batches:
+    def gen() -> VideoBatches:
         batch: list[np.ndarray] = []
         for f in files:
-            video = decode_video(f, frames)
+            video = read_video_file(f, frames)
             if batch and video.shape != batch[0].shape:
                 raise ValueError(f"{f}: shape {list(video.shape)} differs from {list(batch[0].shape)} "
                                  "of the other videos; pass --frames or resize them to one size")

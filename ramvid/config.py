@@ -1,4 +1,4 @@
-"""Frozen, validated configs and the named presets (REFERENCE.md sections 1-2).
+"""Frozen, validated configs and the named presets (docs/paper-facts.md sections 2 and 4).
 
 A checkpoint stores ``RamvidConfig.to_dict()``; ``RamvidConfig.from_dict`` rebuilds it, so
 ``--ckpt`` alone rebuilds the model. Named presets may be added, never changed.
@@ -9,7 +9,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-PREDICTIONS = ("eps", "v")  # what the network is trained to output (DiffusionConfig.prediction)
+from ramvid.diffusion import PREDICTIONS  # what the network is trained to output (the table's keys)
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,6 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from ramvid.config import PREDICTIONS
-
 # eps = denoiser(x_t [B,C,T,H,W], t [B] float model-scale timesteps in [0, 1000))
 Denoiser = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -162,15 +160,19 @@ def p_mean_variance(denoiser: Denoiser, schedule: Schedule, x_t: torch.Tensor, t
     return MeanVariance(mean, extract(schedule.model_log_variance, t, x_t), pred_x0)
 
 
+def _eps_target(schedule: Schedule, x0: torch.Tensor, t: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+    return noise
+
+
+def _v_target(schedule: Schedule, x0: torch.Tensor, t: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+    ac = schedule.alphas_cumprod
+    return extract(np.sqrt(ac), t, x0) * noise - extract(np.sqrt(1.0 - ac), t, x0) * x0
+
+
 def training_target(schedule: Schedule, x0: torch.Tensor, t: torch.Tensor, noise: torch.Tensor,
                     prediction: str) -> torch.Tensor:
     """What the network regresses: ``noise`` ("eps") or v = sqrt(abar) noise - sqrt(1-abar) x0 ("v")."""
-    if prediction == "eps":
-        return noise
-    if prediction == "v":
-        ac = schedule.alphas_cumprod
-        return extract(np.sqrt(ac), t, x0) * noise - extract(np.sqrt(1.0 - ac), t, x0) * x0
-    raise ValueError(f"unknown prediction {prediction!r}; choose one of {', '.join(PREDICTIONS)}")
+    return get_prediction(prediction).target(schedule, x0, t, noise)
 
 
 class EpsFromV:
@@ -196,8 +198,29 @@ class EpsFromV:
 
 def as_eps_denoiser(network: Denoiser, prediction: str, steps: int) -> Denoiser:
     """The network itself for "eps"; an ``EpsFromV`` over the linear ``steps``-step chain for "v"."""
-    if prediction == "eps":
-        return network
-    if prediction == "v":
-        return EpsFromV(network, Schedule.linear(steps))
-    raise ValueError(f"unknown prediction {prediction!r}; choose one of {', '.join(PREDICTIONS)}")
+    return get_prediction(prediction).as_eps(network, steps)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """What a network outputs: its training target and how samplers turn it into eps."""
+
+    name: str
+    help: str
+    target: Callable[[Schedule, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+    as_eps: Callable[[Denoiser, int], Denoiser]
+
+
+# The one table of prediction types (DiffusionConfig.prediction, train --prediction).
+PREDICTIONS: dict[str, Prediction] = {p.name: p for p in (
+    Prediction("eps", "the paper's: the network predicts the noise", _eps_target, lambda net, steps: net),
+    Prediction("v", "v = sqrt(abar) eps - sqrt(1-abar) x0; its x0 estimate stays bounded at high noise",
+               _v_target, lambda net, steps: EpsFromV(net, Schedule.linear(steps))),
+)}
+
+
+def get_prediction(name: str) -> Prediction:
+    try:
+        return PREDICTIONS[name]
+    except KeyError:
+        raise ValueError(f"unknown prediction {name!r}; choose one of {', '.join(PREDICTIONS)}") from None

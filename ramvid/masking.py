@@ -33,6 +33,22 @@ def draw_train_masks(batch: int, frames: int, p_uncond: float, max_cond: int,
     return (ranks < k[:, None]) & ~uncond[:, None]
 
 
+def parse_cond_indices(text: str) -> tuple[int, ...]:
+    """Parse ``--cond`` strictly: comma-separated integers ("0,15" is frames 0 and 15); "" = none."""
+    text = text.strip()
+    if not text:
+        return ()
+    out = []
+    for part in text.split(","):
+        part = part.strip()
+        try:
+            out.append(int(part))
+        except ValueError:
+            raise ValueError(f"--cond {text!r}: {part!r} is not an integer; write comma-separated "
+                             "frame indices such as 0,1,2,3,4 (or \"\" for unconditional)") from None
+    return tuple(out)
+
+
 def validate_cond_indices(indices: Sequence[int], frames: int) -> tuple[int, ...]:
     """Check conditioning frame indices against a clip of ``frames``; return them as a sorted tuple.
 

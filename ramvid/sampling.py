@@ -5,7 +5,10 @@ identical at any batch size and on any number of processes.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -14,6 +17,7 @@ from tqdm.auto import tqdm
 from ramvid.config import RamvidConfig
 from ramvid.diffusion import Denoiser, Schedule, as_eps_denoiser, extract, p_mean_variance
 from ramvid.masking import impose, mask_from_indices, validate_cond_indices
+from ramvid.specs import option, validate
 from ramvid.utils import make_generator, randn_per_item, resolve_device
 from ramvid.video import check_videos, to_model, to_uint8
 
@@ -75,7 +79,53 @@ def ddim(denoiser: Denoiser, schedule: Schedule, x_known: torch.Tensor, cond_mas
     return impose(x, x_known, cond_mask)
 
 
-SAMPLERS = ("ddpm", "ddim")
+@dataclass(frozen=True)
+class Sampler:
+    """A sampler by name: the function and the options it reads."""
+
+    name: str
+    fn: Callable[..., torch.Tensor]  # fn(denoiser, schedule, x_known, cond_mask, generators, **opts)
+    help: str
+    eta: bool = False  # reads SamplerSettings.eta
+    resample: bool = False  # reads SamplerSettings.resample
+
+    def run(self, denoiser: Denoiser, schedule: Schedule, x_known: torch.Tensor, mask: torch.Tensor,
+            gens: Sequence[torch.Generator], settings: SamplerSettings, progress: bool) -> torch.Tensor:
+        opts: dict[str, Any] = {"progress": progress}
+        if self.eta:
+            opts["eta"] = settings.eta
+        if self.resample:
+            opts["resample"] = settings.resample
+        return self.fn(denoiser, schedule, x_known, mask, gens, **opts)
+
+
+# The one table of samplers: the CLI's --sampler choices, protocol validation and the docs read it.
+SAMPLERS: dict[str, Sampler] = {s.name: s for s in (
+    Sampler("ddpm", ddpm, "the paper's ancestral sampler (RePaint-style --resample)", resample=True),
+    Sampler("ddim", ddim, "DDIM, deterministic at --eta 0; good in few steps", eta=True),
+)}
+
+
+@dataclass(frozen=True)
+class SamplerSettings:
+    """How to sample: which sampler, how many respaced steps, its options, and the seed."""
+
+    sampler: str = option("ddpm", "Sampler: " + "; ".join(f"{s.name}: {s.help}" for s in SAMPLERS.values()),
+                          choices=tuple(SAMPLERS))
+    steps: int | None = option(None, "Respaced sampling steps (default: the full diffusion chain).", min=1)
+    eta: float = option(0.0, "DDIM noise scale (0 deterministic, 1 DDPM-like); ddim only.", min=0.0)
+    resample: int = option(1, "RePaint-style resampling: denoiser calls per step; ddpm only.", min=1)
+    seed: int = option(0, "Video i (sample s) draws from generator (seed, i[, s]).")
+
+    def __post_init__(self) -> None:
+        validate(self)
+        chosen = SAMPLERS[self.sampler]
+        if self.resample != 1 and not chosen.resample:
+            raise ValueError(f"--resample applies to the ddpm sampler only, not {self.sampler}; "
+                             "drop --resample or use --sampler ddpm")
+        if self.eta != 0 and not chosen.eta:
+            raise ValueError(f"--eta applies to the ddim sampler only, not {self.sampler}; "
+                             "drop --eta or use --sampler ddim")
 
 
 def _check_known(known: np.ndarray, frames: int, resolution: int) -> np.ndarray:
@@ -90,23 +140,20 @@ def _check_known(known: np.ndarray, frames: int, resolution: int) -> np.ndarray:
 
 
 def generate(model: torch.nn.Module, config: RamvidConfig, known_uint8: np.ndarray | None,
-             cond_indices: Sequence[int], *, n: int | None = None, steps: int | None, seed: int,
-             batch_size: int, device: torch.device | str | None, resample: int = 1,
-             keys: Sequence[Sequence[int]] | None = None, frames: int | None = None,
-             sampler: str = "ddpm", eta: float = 0.0, progress: bool = True) -> np.ndarray:
+             cond_indices: Sequence[int], settings: SamplerSettings | None = None, *, n: int | None = None,
+             keys: Sequence[Sequence[int]] | None = None, frames: int | None = None, batch_size: int = 8,
+             device: torch.device | str | None = None, progress: bool = True, **sampler: Any) -> np.ndarray:
     """Sample videos with the given frames known -> uint8 [N, T, H, W, 3].
 
     known_uint8: uint8 [N, T, H, W, 3], or None for unconditional sampling (then ``n`` is required
     and ``cond_indices`` must be empty). ``frames`` defaults to the input's T, else config.frames
-    (the U-Net takes any T). ``steps``: respaced sampling steps (None = the full chain). Video i
+    (the U-Net takes any T). ``settings`` (or its fields as keywords: ``sampler``, ``steps``,
+    ``eta``, ``resample``, ``seed``) say how to sample; ``steps=None`` runs the full chain. Video i
     uses ``make_generator(seed, *keys[i])`` (default keys[i] = (i,)); its known frames are copied
     into the output bit-exactly. ``model`` (pass the EMA weights) is moved to ``device``.
-    ``sampler``: "ddpm" (the paper's, with ``resample``) or "ddim" (with ``eta``).
     """
-    if sampler not in SAMPLERS:
-        raise ValueError(f"unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}")
-    if sampler == "ddim" and resample != 1:
-        raise ValueError("resample applies to the ddpm sampler only; use --sampler ddpm")
+    settings = dataclasses.replace(settings or SamplerSettings(), **sampler)
+    steps, seed = settings.steps, settings.seed
     cond = tuple(cond_indices)
     if known_uint8 is None:
         if n is None or n < 1:
@@ -129,7 +176,7 @@ def generate(model: torch.nn.Module, config: RamvidConfig, known_uint8: np.ndarr
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     dev = resolve_device(None if device is None else str(device))
     full = Schedule.linear(config.diffusion.steps)
-    schedule = full if steps is None else full.respace(steps)
+    schedule = full if steps is None or steps >= full.steps else full.respace(steps)
     model = model.to(dev).eval()
     denoiser = as_eps_denoiser(model, config.diffusion.prediction, config.diffusion.steps)
     res = config.resolution
@@ -143,10 +190,7 @@ def generate(model: torch.nn.Module, config: RamvidConfig, known_uint8: np.ndarr
                 x_known = to_model(known_uint8[lo:hi], dev)
             mask = mask_from_indices(cond, frames, batch=hi - lo, device=dev)
             gens = [make_generator(seed, *keys[i]) for i in range(lo, hi)]
-            if sampler == "ddim":
-                x = ddim(denoiser, schedule, x_known, mask, gens, eta=eta, progress=progress)
-            else:
-                x = ddpm(denoiser, schedule, x_known, mask, gens, resample=resample, progress=progress)
+            x = SAMPLERS[settings.sampler].run(denoiser, schedule, x_known, mask, gens, settings, progress)
             out[lo:hi] = to_uint8(x)
             if known_uint8 is not None and cond:
                 out[lo:hi, list(cond)] = known_uint8[lo:hi, list(cond)]

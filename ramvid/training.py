@@ -1,10 +1,10 @@
 """RaMViD training loop: random-mask denoising with AdamW, grad clipping, EMA and exact resume.
 
-One step (REFERENCE.md section 1-2): for each of ``batch_size`` examples draw a clip, a random
-condition mask (p_U unconditional, else k ~ U{1..K} known frames), a timestep t ~ U{0..S-1} and
-noise; noise only the unknown frames, keep known frames clean, and regress eps (or v, see
-``DiffusionConfig.prediction``) on the noised frames only. Micro-batches accumulate gradients
-with each loss divided by their number.
+One step (docs/paper-facts.md sections 1, 2 and 5): for each of ``batch_size`` examples draw a clip,
+a random condition mask (p_U unconditional, else k ~ U{1..K} known frames), a timestep t ~ U{0..S-1}
+and noise; noise only the unknown frames, keep known frames clean, and regress eps (or v, see
+``DiffusionConfig.prediction``) on the noised frames only. Micro-batches accumulate gradients with
+each loss divided by their number.
 
 Every random draw of step ``s`` comes from ``make_generator(seed, s, item)`` (and the weight init
 from ``(seed, INIT_KEY)``), so a run interrupted at any checkpoint and resumed reaches bit-identical
@@ -37,8 +37,12 @@ from ramvid.checkpoint import (
     read_checkpoint,
     save_checkpoint,
 )
-from ramvid.config import RamvidConfig
+from ramvid.config import PRESETS, RamvidConfig
+from ramvid.data import DATASETS
+from ramvid.diffusion import PREDICTIONS
 from ramvid.ema import Ema
+from ramvid.specs import option, validate
+from ramvid.specs import to_dict as spec_dict
 from ramvid.utils import atomic_write, git_hash, make_generator, resolve_device, seed_for
 from ramvid.video import to_model
 
@@ -48,6 +52,8 @@ DROPOUT_KEY = 2**31 - 2  # per-step key for the global RNG (dropout) inside forw
 
 class TrainingDiverged(RuntimeError):
     """Loss or gradient norm became NaN/inf; no checkpoint was written for that step."""
+
+    user_error = True  # the CLI prints it as one line
 
 
 @dataclass(frozen=True)
@@ -83,14 +89,53 @@ def resolve_train_config(config: RamvidConfig, *, batch_size: int | None = None,
     return config.replace(train=dataclasses.replace(t, **changes))
 
 
-def train(config: RamvidConfig, dataset: ClipSource, *, steps: int, out_dir: str | Path,
-          batch_size: int | None = None, micro_batch: int | None = None, resume: bool = False,
-          seed: int | None = None, device: torch.device | str | None = "cpu", save_every: int = 1000,
-          keep: int = 3, ema_rate: float | None = None, lr: float | None = None,
-          log_every: int = 1, progress: bool = True, data_name: str | None = None,
-          data_path: str | None = None, prediction: str | None = None, workers: int = 0,
-          max_minutes: float | None = None) -> TrainResult:
-    """Train until ``steps`` optimizer steps in total; checkpoints and logs go to ``out_dir``.
+@dataclass(frozen=True)
+class TrainSpec:
+    """Everything a training run needs besides the model config and the data (``train --dry-run``).
+
+    ``None`` overrides keep the preset's values (or, on ``resume``, the checkpoint's).
+    """
+
+    steps: int = option(None, "Stop after this many optimizer steps in total (a resumed run counts its "
+                        "past steps).", min=1, required=True)
+    out_dir: str = option(None, "Run folder: config.json, run.json, log.jsonl, ckpt-<step>.pt.",
+                          flag="--out", required=True)
+    preset: str | None = option(None, "Model preset: " + ", ".join(PRESETS) + ".", choices=PRESETS,
+                                required=True)
+    data: str | None = option(None, "Dataset: " + ", ".join(DATASETS) + " (a library caller may name its "
+                              "own).", required=True)
+    data_path: str | None = option(None, "Dataset location, for datasets read from disk.")
+    resume: bool = option(False, "Continue from the newest ckpt-<step>.pt in --out.")
+    seed: int | None = option(None, "Step s, example i draws from generator (seed, s, i) [default: 0, or "
+                              "the checkpoint's on --resume].")
+    batch_size: int | None = option(None, "Examples per optimizer step (default: the preset's).", min=1)
+    micro_batch: int | None = option(None, "Examples per forward pass; gradients accumulate (default: "
+                                     "the preset's).", min=1)
+    lr: float | None = option(None, "AdamW learning rate (default: the preset's).", min=0.0, min_open=True)
+    ema_rate: float | None = option(None, "EMA decay (default: the preset's).", min=0.0)
+    prediction: str | None = option(None, "Network output: " + "; ".join(
+        f"{p.name}: {p.help}" for p in PREDICTIONS.values()) + " (default: the preset's, or the "
+        "checkpoint's on --resume).", choices=tuple(PREDICTIONS))
+    save_every: int = option(1000, "Checkpoint every K steps (and always at the end).", min=1)
+    keep: int = option(3, "Keep the newest K checkpoints; 0 keeps all.", min=0)
+    log_every: int = option(1, "Append a log.jsonl line every K steps.", min=1)
+    workers: int = option(0, "Processes drawing upcoming batches ahead of the GPU (same numbers as 0).",
+                          min=0)
+    max_minutes: float | None = option(None, "Stop after this much wall time, saving a checkpoint "
+                                       "(resume with --resume).", min=0.0, min_open=True)
+    device: str | None = option(None, "cpu, cuda, cuda:1 ... (default: CUDA if available).")
+    progress: bool = option(True, "No progress bar.", flag="--quiet", invert=True)
+
+    def __post_init__(self) -> None:
+        validate(self)
+        if self.steps is None or self.out_dir is None:
+            raise ValueError("steps and out_dir are required (--steps, --out)")
+
+
+def train(config: RamvidConfig, dataset: ClipSource, spec: TrainSpec | None = None,
+          **fields: Any) -> TrainResult:
+    """Train ``config`` on ``dataset`` as ``spec`` says (or its fields as keywords, e.g.
+    ``steps=100, out_dir="runs/x"``); checkpoints and logs go to ``spec.out_dir``.
 
     ``resume`` continues from the newest ``ckpt-<step>.pt`` there (settings not given are taken
     from the checkpoint; model, masking, batch size, lr, EMA rate, seed and dataset must agree).
@@ -100,16 +145,14 @@ def train(config: RamvidConfig, dataset: ClipSource, *, steps: int, out_dir: str
     ``workers`` > 0 draws the clips, masks and noise of upcoming steps in that many worker processes
     (the same generators, so the same numbers as ``workers=0``; the dataset must pickle).
     ``max_minutes`` stops after the first step that ends past that wall time, saving a checkpoint
-    there, so a job with a time limit ends resumable.
+    there, so a job with a time limit ends resumable. The spec is stored in every checkpoint.
     Raises ``TrainingDiverged`` on a NaN/inf loss, leaving the last good checkpoint intact.
     """
-    if steps < 1 or save_every < 1 or log_every < 1 or keep < 0 or workers < 0:
-        raise ValueError("steps, save_every and log_every must be >= 1; keep and workers >= 0")
-    if max_minutes is not None and not max_minutes > 0:
-        raise ValueError(f"max_minutes must be > 0, got {max_minutes}")
-    out_dir = Path(out_dir)
+    spec = TrainSpec(**fields) if spec is None else dataclasses.replace(spec, **fields)
+    out_dir, seed, prediction = Path(spec.out_dir), spec.seed, spec.prediction
+    device = spec.device
     dev = resolve_device(device) if not isinstance(device, torch.device) else device
-    ckpt = _resume_source(out_dir, resume)
+    ckpt = _resume_source(out_dir, spec.resume)
     saved = read_checkpoint(ckpt) if ckpt is not None else None
     saved_config = RamvidConfig.from_dict(saved["config"]) if saved is not None else None
     if seed is None:
@@ -121,21 +164,33 @@ def train(config: RamvidConfig, dataset: ClipSource, *, steps: int, out_dir: str
     base = saved_config if saved_config is not None else config
     if saved is not None:  # the network and masking must match; train settings come from the ckpt
         _check_same(_core(base, train=False), _core(config, train=False), ckpt, "--preset and --prediction")
-    config = resolve_train_config(base, batch_size=batch_size, micro_batch=micro_batch, lr=lr,
-                                  ema_rate=ema_rate)
-    data = {"name": data_name or type(dataset).__name__,
-            "path": None if data_path is None else str(data_path)}
+    config = resolve_train_config(base, batch_size=spec.batch_size, micro_batch=spec.micro_batch,
+                                  lr=spec.lr, ema_rate=spec.ema_rate)
+    data = {"name": spec.data or type(dataset).__name__,
+            "path": None if spec.data_path is None else str(spec.data_path)}
     state = _new_state(config, seed, dev)
     if saved is not None:
         _restore(state, saved, config, seed, data, ckpt)
-    _write_run_files(out_dir, config, seed, steps, data, dev, ckpt, state.step)
-    batches = Batches(dataset, config, seed, workers=workers)
+    spec = dataclasses.replace(spec, seed=seed, prediction=config.diffusion.prediction, device=str(dev))
+    _write_run_files(out_dir, config, spec, data, dev, ckpt, state.step)
+    batches = Batches(dataset, config, seed, workers=spec.workers)
     try:
-        return _loop(state, config, batches, steps=steps, out_dir=out_dir, seed=seed, dev=dev,
-                     save_every=save_every, keep=keep, log_every=log_every, progress=progress,
-                     data=data, max_minutes=max_minutes)
+        return _loop(state, config, batches, spec, dev=dev, data=data)
     finally:
         batches.close()
+
+
+def train_job(spec: TrainSpec) -> TrainResult:
+    """``ramvid-bench train``: the preset's config on the train split of ``spec.data``, then ``train``."""
+    from ramvid.config import get_preset
+    from ramvid.data import open_dataset
+
+    if spec.preset is None or spec.data is None:
+        raise ValueError("--preset and --data are required")
+    config = get_preset(spec.preset)
+    source = open_dataset(spec.data, "train", frames=config.frames, resolution=config.resolution,
+                          path=spec.data_path)
+    return train(config, source, spec)
 
 
 def _resume_source(out_dir: Path, resume: bool) -> Path | None:
@@ -194,15 +249,16 @@ def _restore(state: _State, saved: dict[str, Any], config: RamvidConfig, seed: i
     state.step = int(saved["step"])
 
 
-def _write_run_files(out_dir: Path, config: RamvidConfig, seed: int, steps: int,
-                     data: dict[str, Any], dev: torch.device, ckpt: Path | None, step: int) -> None:
+def _write_run_files(out_dir: Path, config: RamvidConfig, spec: TrainSpec, data: dict[str, Any],
+                     dev: torch.device, ckpt: Path | None, step: int) -> None:
     def dump(obj: Any) -> Any:
         return lambda p: p.write_text(json.dumps(obj, indent=2) + "\n")
 
     out_dir.mkdir(parents=True, exist_ok=True)
     atomic_write(out_dir / "config.json", dump(config.to_dict()))
-    run = {"seed": seed, "steps": steps, "dataset": data, "device": str(dev), "git_hash": git_hash(),
-           "resumed_from": None if ckpt is None else ckpt.name}
+    run = {"seed": spec.seed, "steps": spec.steps, "dataset": data, "device": str(dev),
+           "git_hash": git_hash(), "resumed_from": None if ckpt is None else ckpt.name,
+           "spec": spec_dict(spec)}
     atomic_write(out_dir / "run.json", dump(run))
     _truncate_log(out_dir / "log.jsonl", step)
 
@@ -257,14 +313,14 @@ def _train_step(state: _State, config: RamvidConfig, batches: Batches, schedule:
     return loss_value, grad_norm
 
 
-def _loop(state: _State, config: RamvidConfig, batches: Batches, *, steps: int, out_dir: Path,
-          seed: int, dev: torch.device, save_every: int, keep: int, log_every: int, progress: bool,
-          data: dict[str, Any], max_minutes: float | None = None) -> TrainResult:
+def _loop(state: _State, config: RamvidConfig, batches: Batches, spec: TrainSpec, *, dev: torch.device,
+          data: dict[str, Any]) -> TrainResult:
+    steps, out_dir, seed, max_minutes = spec.steps, Path(spec.out_dir), spec.seed, spec.max_minutes
     schedule = diffusion.Schedule.linear(config.diffusion.steps)
     log_path = out_dir / "log.jsonl"
     last_loss = None
     started = time.perf_counter()
-    bar = tqdm(total=steps, initial=min(state.step, steps), disable=not progress, desc="train",
+    bar = tqdm(total=steps, initial=min(state.step, steps), disable=not spec.progress, desc="train",
                unit="step", dynamic_ncols=True)
     try:
         while state.step < steps:
@@ -272,14 +328,14 @@ def _loop(state: _State, config: RamvidConfig, batches: Batches, *, steps: int, 
             try:
                 last_loss, grad_norm = _train_step(state, config, batches, schedule, seed, dev)
                 seconds = time.perf_counter() - t0
-                if state.step % log_every == 0 or state.step == steps:
+                if state.step % spec.log_every == 0 or state.step == steps:
                     row = {"step": state.step, "loss": last_loss, "grad_norm": grad_norm,
                            "lr": state.opt.param_groups[0]["lr"], "seconds": round(seconds, 4)}
                     with open(log_path, "a") as f:
                         f.write(json.dumps(row) + "\n")
                 out_of_time = max_minutes is not None and time.perf_counter() - started >= 60 * max_minutes
-                if state.step % save_every == 0 or state.step == steps or out_of_time:
-                    _save(state, config, out_dir, seed, data, keep)
+                if state.step % spec.save_every == 0 or state.step == steps or out_of_time:
+                    _save(state, config, spec, data)
             except TrainingDiverged as e:
                 kept = latest_checkpoint(out_dir)
                 raise TrainingDiverged(f"{e}; stopped without saving (last good checkpoint: "
@@ -293,8 +349,8 @@ def _loop(state: _State, config: RamvidConfig, batches: Batches, *, steps: int, 
     return TrainResult(step=state.step, checkpoint=latest_checkpoint(out_dir), last_loss=last_loss)
 
 
-def _save(state: _State, config: RamvidConfig, out_dir: Path, seed: int, data: dict[str, Any],
-          keep: int) -> Path:
+def _save(state: _State, config: RamvidConfig, spec: TrainSpec, data: dict[str, Any]) -> Path:
+    out_dir, seed, keep = Path(spec.out_dir), spec.seed, spec.keep
     bad = next((k for k, v in state.model.state_dict().items()
                 if v.is_floating_point() and not torch.isfinite(v).all()), None)
     if bad is not None:  # never overwrite good checkpoints with broken weights
@@ -309,6 +365,7 @@ def _save(state: _State, config: RamvidConfig, out_dir: Path, seed: int, data: d
                 "next_step_generator": make_generator(seed, state.step, 0).get_state()},
         "git_hash": git_hash(),
         "dataset": data,
+        "spec": spec_dict(spec),
     })
     if keep:
         for _, old in list_checkpoints(out_dir)[:-keep]:

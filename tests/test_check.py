@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import functools
 from pathlib import Path
 
 import pytest
@@ -80,12 +81,16 @@ def test_cli_exits_nonzero_on_drift(tmp_path, monkeypatch):
     import benchmarks.check as mod
     from benchmarks.cli import main
 
+    # The `check` command looks up benchmarks.check.check when it runs: replace that module attribute
+    # with the library function, the fake runner passed explicitly.
     ci = write_ci(tmp_path / "ci.csv", ROWS[:1])
-    monkeypatch.setattr(mod, "run", fake_runner({"copy-last": 150.0}))
-    monkeypatch.setattr(mod.check, "__kwdefaults__", {**mod.check.__kwdefaults__, "runner": mod.run})
+    drifted = fake_runner({"copy-last": 150.0})
+    monkeypatch.setattr(mod, "check", functools.partial(check, runner=drifted))
     res = CliRunner().invoke(main, ["check", "--ci", str(ci), "--quiet"])
     assert res.exit_code != 0 and "shapes-prediction/copy-last" in res.output and "drifted" in res.output
-    monkeypatch.setattr(mod.check, "__kwdefaults__", {**mod.check.__kwdefaults__,
-                                                      "runner": fake_runner({"copy-last": 100.0})})
+    assert len(drifted.seen) == 1
+    steady = fake_runner({"copy-last": 100.0})
+    monkeypatch.setattr(mod, "check", functools.partial(check, runner=steady))
     res = CliRunner().invoke(main, ["check", "--ci", str(ci), "--quiet"])
     assert res.exit_code == 0 and "within tolerance" in res.output
+    assert len(steady.seen) == 1

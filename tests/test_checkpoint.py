@@ -17,17 +17,16 @@ from ramvid.checkpoint import (
 from ramvid.config import get_preset
 from ramvid.model import build_model
 from ramvid.training import train
-from tests.test_training import NoiseClips, tiny_config
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory) -> Path:
+def trained(tmp_path_factory, tiny_config, noise_clips) -> Path:
     """A 2-step training run of the test-tiny config; returns its final checkpoint."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     out = tmp_path_factory.mktemp("run")
-    result = train(tiny_config(), NoiseClips(), steps=2, out_dir=out, save_every=2, progress=False,
-                   data_name="noise", data_path="/data/x")
+    result = train(tiny_config(), noise_clips(), steps=2, out_dir=out, save_every=2, progress=False,
+                   data="noise", data_path="/data/x")
     torch.set_num_threads(threads)
     return result.checkpoint
 
@@ -42,7 +41,7 @@ def test_checkpoint_is_weights_only_and_self_describing(trained: Path) -> None:
         assert key in obj
 
 
-def test_load_model_rebuilds_from_config_alone(trained: Path) -> None:
+def test_load_model_rebuilds_from_config_alone(trained: Path, tiny_config) -> None:
     raw = read_checkpoint(trained)
     model, cfg, info = load_model(trained)
     assert cfg == tiny_config() and not model.training
@@ -63,7 +62,7 @@ def test_preset_that_disagrees_is_refused(trained: Path) -> None:
         load_model(trained, preset="tiny")
 
 
-def test_bare_state_dict_needs_preset(tmp_path: Path) -> None:
+def test_bare_state_dict_needs_preset(tmp_path: Path, tiny_config) -> None:
     torch.manual_seed(0)
     bare = build_model(get_preset("tiny").model).state_dict()
     path = tmp_path / "ema_0.9999_250000.pt"

@@ -1,4 +1,4 @@
-"""The embedded datasets: shapes (always) and moving-mnist (when ../shared has MNIST)."""
+"""The embedded datasets: shapes (always) and moving-mnist (when MNIST IDX files are available)."""
 from __future__ import annotations
 
 import numpy as np

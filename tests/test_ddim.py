@@ -9,7 +9,6 @@ from ramvid.diffusion import Schedule
 from ramvid.masking import mask_from_indices
 from ramvid.sampling import ddim
 from ramvid.utils import make_generator
-from tests.test_sampling import FRAMES, RES, TinyDenoiser, _cli, _gen, _known, _npz, ckpt  # noqa: F401
 
 S = 0.3
 FULL = Schedule.linear(1000)
@@ -47,32 +46,33 @@ def test_ddim_eta0_matches_the_closed_form_update() -> None:
     torch.testing.assert_close(a, noise * float(factor), atol=1e-5, rtol=1e-4)
 
 
-def test_generate_ddim_known_frames_exact_and_batch_invariant() -> None:
-    model, known, cond = TinyDenoiser(), _known(3, seed=2), (0, 3)
-    one = _gen(model, known, cond, sampler="ddim", batch_size=1)
-    three = _gen(model, known, cond, sampler="ddim", batch_size=3)
+def test_generate_ddim_known_frames_exact_and_batch_invariant(tiny_denoiser, make_known, gen) -> None:
+    model, known, cond = tiny_denoiser, make_known(3, seed=2), (0, 3)
+    one = gen(model, known, cond, sampler="ddim", batch_size=1)
+    three = gen(model, known, cond, sampler="ddim", batch_size=3)
     assert np.array_equal(one, three)
     assert np.array_equal(one[:, list(cond)], known[:, list(cond)])
-    assert not np.array_equal(one, _gen(model, known, cond))  # differs from ddpm
+    assert not np.array_equal(one, gen(model, known, cond))  # differs from ddpm
 
 
-def test_generate_rejects_unknown_sampler_and_ddim_resample() -> None:
-    model, known = TinyDenoiser(), _known(1)
+def test_generate_rejects_unknown_sampler_and_ddim_resample(tiny_denoiser, make_known, gen) -> None:
+    model, known = tiny_denoiser, make_known(1)
     with pytest.raises(ValueError, match="unknown sampler 'plms'"):
-        _gen(model, known, (0,), sampler="plms")
+        gen(model, known, (0,), sampler="plms")
     with pytest.raises(ValueError, match="resample applies to the ddpm sampler only"):
-        _gen(model, known, (0,), sampler="ddim", resample=2)
+        gen(model, known, (0,), sampler="ddim", resample=2)
 
 
-def test_cli_sample_ddim(ckpt: str, tmp_path) -> None:  # noqa: F811 (fixture imported above)
-    known = _known(2, seed=5)
+def test_cli_sample_ddim(ckpt: str, tmp_path, sample_config, make_known, sample_cli, write_npz) -> None:
+    frames, res = sample_config.frames, sample_config.model.image_size
+    known = make_known(2, seed=5)
     out = tmp_path / "d.npz"
-    r = _cli("--ckpt", str(ckpt), "--cond", "0,1", "--input", _npz(tmp_path / "k.npz", known), "--steps", "3",
-             "--sampler", "ddim", "--out", str(out), "--device", "cpu")
+    r = sample_cli("--ckpt", str(ckpt), "--cond", "0,1", "--input", write_npz(tmp_path / "k.npz", known),
+                   "--steps", "3", "--sampler", "ddim", "--out", str(out), "--device", "cpu")
     assert r.exit_code == 0, r.output
     with np.load(out) as z:
-        assert z["videos"].shape == (2, FRAMES, RES, RES, 3)
+        assert z["videos"].shape == (2, frames, res, res, 3)
         assert np.array_equal(z["videos"][:, :2], known[:, :2])
-    r = _cli("--ckpt", str(ckpt), "--cond", "0", "--input", str(tmp_path / "k.npz"), "--sampler", "ddim",
-             "--resample", "2", "--out", str(out), "--device", "cpu")
+    r = sample_cli("--ckpt", str(ckpt), "--cond", "0", "--input", str(tmp_path / "k.npz"),
+                   "--sampler", "ddim", "--resample", "2", "--out", str(out), "--device", "cpu")
     assert r.exit_code != 0 and "ddpm sampler only" in r.output

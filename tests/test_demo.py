@@ -1,10 +1,13 @@
-"""The demo's infilling step: known frames exact in the written npz, GIF written."""
+"""The demo: evaluates the shipped showcase model (never trains one); its infilling step keeps the
+known frames exact in the written npz and writes a GIF."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from benchmarks.demo import infill_samples
-from benchmarks.registry import get_protocol
+from benchmarks import assets
+from benchmarks.demo import demo, infill_samples
+from benchmarks.protocols import get_protocol
 from ramvid.checkpoint import save_checkpoint
 from ramvid.config import ModelConfig, RamvidConfig
 from ramvid.data import open_dataset
@@ -28,3 +31,17 @@ def test_infill_samples_keep_known_frames(tmp_path):
                          seed=p.data_seed).clips(range(2))
     assert videos.shape == known.shape
     assert np.array_equal(videos[:, list(p.cond)], known[:, list(p.cond)])
+
+
+def test_demo_uses_the_shipped_checkpoint():
+    path = assets.showcase_checkpoint()
+    assert path.is_file() and path.parent.name == "checkpoints" and (path.parent / "TRAINING.md").is_file()
+
+
+def test_demo_without_checkpoint_stops_with_one_line(tmp_path, monkeypatch):
+    monkeypatch.setattr(assets, "SHOWCASE", "checkpoints/absent.pt")
+    with pytest.raises(FileNotFoundError) as err:
+        demo(tmp_path / "out", progress=False, echo=lambda line: pytest.fail(f"demo went on: {line}"))
+    message = str(err.value)
+    assert "absent.pt" in message and "reinstall" in message and "\n" not in message
+    assert not (tmp_path / "out").exists()  # stopped before any work: nothing trained or written

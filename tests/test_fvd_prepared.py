@@ -1,4 +1,4 @@
-"""`ramvid-bench fvd` reads prepared `ramvid-bench prepare` HDF5 files (issue 5: fvd accepts them)."""
+"""`ramvid-bench fvd` reads prepared `ramvid-bench prepare` HDF5 files."""
 from __future__ import annotations
 
 import json

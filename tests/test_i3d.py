@@ -95,7 +95,7 @@ def test_converted_cache_is_reused(tmp_path, monkeypatch) -> None:  # noqa: ANN0
     assert sha == hashlib.sha256(path.read_bytes()).hexdigest()
     (cached,) = (tmp_path / "cache" / "i3d").glob("*.safetensors")
     path.write_bytes(b"not read again")  # same name would now fail the unpickler...
-    monkeypatch.setattr(i3d_weights, "sha256_file", lambda p: sha)  # ...but the cache is keyed by sha
+    monkeypatch.setattr(i3d_weights, "file_sha256", lambda p: sha)  # ...but the cache is keyed by sha
     again, _ = i3d_weights.load_folded(path, check_sha=False)
     assert cached.exists() and torch.equal(first["U.weight"], again["U.weight"])
 

@@ -17,8 +17,9 @@ from ramvid.model.fastconv import Conv3d
 from ramvid.model.layers import timestep_embedding
 from ramvid.utils import make_generator
 
-# Pinned from the official code's state dicts (../shared/docs/official_state_dict_*.tsv), so the
-# counts stay checked where ../shared is absent.
+# The official code's state-dict layout (keys and shapes, from instantiating it), shipped as test data.
+DATA = Path(__file__).resolve().parent / "data"
+# Summed from those tables; pinned here too so `ucf` (same shapes as `kinetics`) is checked.
 OFFICIAL_PARAMS = {"bair": 235_071_875, "kinetics": 308_343_427, "ucf": 308_343_427}
 
 # A small config with every block kind: skip convs, down/upsample, attention at 4x4 and in the middle.
@@ -54,10 +55,8 @@ def inputs(b: int = 2, t: int = 2, hw: int = 8, seed: int = 1) -> tuple[torch.Te
 # (a) official layout ----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("preset", ["bair", "kinetics"])
-def test_state_dict_matches_official_tsv(preset: str, shared_dir: Path) -> None:
-    tsv = shared_dir / "docs" / f"official_state_dict_{preset}.tsv"
-    if not tsv.exists():
-        pytest.skip(f"{tsv} absent")
+def test_state_dict_matches_official_tsv(preset: str) -> None:
+    tsv = DATA / f"official_state_dict_{preset}.tsv"
     official = [tuple(line.split("\t")) for line in tsv.read_text().splitlines() if line.strip()]
     ours = [(k, str(tuple(v.shape))) for k, v in meta_model(get_preset(preset).model).state_dict().items()]
     assert ours == official

@@ -17,7 +17,6 @@ from ramvid.diffusion import (
     q_sample,
     training_target,
 )
-from tests.test_training import NoiseClips, tiny_config
 
 
 @pytest.fixture(scope="module")
@@ -81,38 +80,24 @@ def test_config_field() -> None:
     assert RamvidConfig.from_dict(d).diffusion.prediction == "eps"
 
 
-def test_train_v_is_recorded_and_kept_on_resume(tmp_path: Path) -> None:
+def test_train_v_is_recorded_and_kept_on_resume(tmp_path: Path, tiny_config, noise_clips) -> None:
     from ramvid.training import train
 
     torch.set_num_threads(1)
-    kw = {"save_every": 1, "progress": False, "seed": 0, "data_name": "noise"}
-    result = train(tiny_config(), NoiseClips(), steps=1, out_dir=tmp_path, prediction="v", **kw)
+    kw = {"save_every": 1, "progress": False, "seed": 0, "data": "noise"}
+    result = train(tiny_config(), noise_clips(), steps=1, out_dir=tmp_path, prediction="v", **kw)
     saved = read_checkpoint(result.checkpoint)
     assert saved["config"]["diffusion"]["prediction"] == "v"
     # Resuming without --prediction keeps v; asking for eps is refused with the setting named.
-    assert train(tiny_config(), NoiseClips(), steps=2, out_dir=tmp_path, resume=True, **kw).step == 2
+    assert train(tiny_config(), noise_clips(), steps=2, out_dir=tmp_path, resume=True, **kw).step == 2
     with pytest.raises(ValueError, match="diffusion.prediction='v'"):
-        train(tiny_config(), NoiseClips(), steps=3, out_dir=tmp_path, resume=True, prediction="eps", **kw)
+        train(tiny_config(), noise_clips(), steps=3, out_dir=tmp_path, resume=True, prediction="eps", **kw)
     model, config, _ = load_model(tmp_path / "ckpt-2.pt")
     assert config.diffusion.prediction == "v"
 
 
-class VOracle(torch.nn.Module):
-    """Outputs the exact v for a fixed clean video x0, whatever x_t it is shown."""
-
-    def __init__(self, x0: torch.Tensor) -> None:
-        super().__init__()
-        self.x0 = x0
-        self.ac = torch.tensor(Schedule.linear(100).alphas_cumprod, dtype=torch.float32)
-
-    def forward(self, x: torch.Tensor, ts: torch.Tensor) -> torch.Tensor:
-        ab = self.ac[torch.round(ts * 100 / 1000).long()].view(-1, 1, 1, 1, 1)
-        eps = (x - ab.sqrt() * self.x0) / (1 - ab).sqrt()
-        return ab.sqrt() * eps - (1 - ab).sqrt() * self.x0
-
-
 @pytest.mark.parametrize("sampler", ["ddim", "ddpm"])
-def test_generate_reads_v_models(sampler: str) -> None:
+def test_generate_reads_v_models(sampler: str, tiny_config, v_oracle) -> None:
     """``generate`` converts a v network by the checkpoint's config: an oracle yields its video."""
     from ramvid.sampling import generate
     from ramvid.video import to_model
@@ -121,7 +106,7 @@ def test_generate_reads_v_models(sampler: str) -> None:
     video = torch.randint(0, 256, (1, 4, 8, 8, 3), generator=g, dtype=torch.uint8).numpy()
     config = tiny_config()
     config = config.replace(diffusion=DiffusionConfig(steps=100, prediction="v"))
-    oracle = VOracle(to_model(video, "cpu"))
+    oracle = v_oracle(to_model(video, "cpu"))
     out = generate(oracle, config, video, (0,), steps=2, seed=0, batch_size=1, device="cpu",
                    sampler=sampler, progress=False)
     assert abs(out.astype(int) - video.astype(int)).max() <= 1
@@ -132,7 +117,7 @@ class Zero(torch.nn.Module):
         return torch.zeros_like(x)
 
 
-def test_generate_wires_the_prediction_type() -> None:
+def test_generate_wires_the_prediction_type(tiny_config) -> None:
     """Output 0 means "x0 = sqrt(abar) x_t" (shrinks to grey) for v, "x0 = x_t / sqrt(abar)" for eps.
 
     Read as eps, every pixel saturates (|x - 127.5| = 127.5); read as v, the noise shrinks by

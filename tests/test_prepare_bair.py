@@ -10,7 +10,6 @@ from click.testing import CliRunner
 
 from ramvid.data import open_dataset
 from ramvid.data.prepare import prepare_bair
-from tests.test_data_tfrecord import bair_example, frame_record, write_tfrecord
 
 T = 30
 
@@ -22,7 +21,7 @@ def _seq(seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 @pytest.fixture(scope="module")
-def softmotion(tmp_path_factory):
+def softmotion(tmp_path_factory, write_tfrecord, bair_example, frame_record):
     root = tmp_path_factory.mktemp("softmotion30_44k")
     seqs = {k: _seq(k) for k in range(5)}
     write_tfrecord(root / "test" / "traj_0_to_1.tfrecords", [bair_example(*seqs[0]), bair_example(*seqs[1])])
@@ -73,7 +72,7 @@ def test_videogpt_hdf5_layout(tmp_path):
         f["train_data"], f["train_idx"] = data[: 2 * T], np.array([0, T])
         f["test_data"], f["test_idx"] = data[2 * T:], np.array([0])
     out = tmp_path / "bair64.h5"
-    args = ["prepare", "bair", "--src", str(src), "--out", str(out), "--no-progress"]
+    args = ["prepare", "bair", "--src", str(src), "--out", str(out), "--quiet"]
     result = CliRunner().invoke(_cli(), args)
     assert result.exit_code == 0, result.output
     assert "train: 2 videos" in result.output

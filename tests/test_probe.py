@@ -9,8 +9,6 @@ from benchmarks.baselines import copy_last
 from benchmarks.probe import probe
 from ramvid.config import DiffusionConfig
 from ramvid.video import to_model
-from tests.test_prediction import VOracle
-from tests.test_training import tiny_config
 
 
 def _clips() -> np.ndarray:
@@ -18,10 +16,10 @@ def _clips() -> np.ndarray:
     return torch.randint(0, 256, (2, 4, 8, 8, 3), generator=g, dtype=torch.uint8).numpy()
 
 
-def test_oracle_scores_zero_and_yardsticks_are_exact() -> None:
+def test_oracle_scores_zero_and_yardsticks_are_exact(tiny_config, v_oracle) -> None:
     clips = _clips()
     config = tiny_config().replace(diffusion=DiffusionConfig(steps=100, prediction="v"))
-    oracle = VOracle(to_model(clips, "cpu"))
+    oracle = v_oracle(to_model(clips, "cpu"))
     rows = probe(oracle, config, clips, (0, 1), ts=(0, 50, 99))
     assert [r.t for r in rows] == [0, 50, 99]
     assert max(r.x0_mse for r in rows) < 1e-8
@@ -33,9 +31,9 @@ def test_oracle_scores_zero_and_yardsticks_are_exact() -> None:
     assert rows[0].pred_std == pytest.approx(float(x[:, :, 2:].std()), rel=1e-3)
 
 
-def test_bad_input_is_one_line() -> None:
+def test_bad_input_is_one_line(tiny_config, v_oracle) -> None:
     config = tiny_config().replace(diffusion=DiffusionConfig(steps=100, prediction="v"))
-    oracle = VOracle(to_model(_clips(), "cpu"))
+    oracle = v_oracle(to_model(_clips(), "cpu"))
     with pytest.raises(ValueError, match="needs known frames"):
         probe(oracle, config, _clips(), ())
     with pytest.raises(ValueError, match="outside 0..99"):

@@ -5,7 +5,8 @@ import dataclasses
 
 import pytest
 
-from benchmarks.registry import Protocol, Registry, default_registry, get_protocol
+from benchmarks.protocols import default_registry, get_protocol
+from benchmarks.registry import Protocol, Registry
 
 BASE = dict(name="toy-prediction", version=1, dataset="shapes", split="test", resolution=32, frames=16,
             cond=(0, 1), metric_frames="all", num_videos=8, samples_per_video=1, repeats=1, metric="fvd")
@@ -80,6 +81,12 @@ def test_typo_suggests_close_names():
     (dict(metric_options=(("splits", 2),)), "metric_options"),
     (dict(window="random"), "window"),
     (dict(sampler="euler"), "sampler must be one of"),
+    # options no code reads are refused; the choices come from the tables that implement them
+    (dict(metric_options=(("extractor", "i3d"),)), "fvd reads only distinct keys among none"),
+    (dict(dataset="imagenet"), "dataset must be one of"),
+    (dict(sampler="ddim", resample=2), "needs a sampler that resamples"),
+    (dict(metric="is", metric_options=(("estimator", "fid"),)), "unknown IS estimator 'fid'"),
+    (dict(metric="is", metric_options=(("estimator", "tganv2"), ("splits", 10))), "contradicts"),
 ])
 def test_validation_rejects(changes, message):
     with pytest.raises(ValueError, match=message):

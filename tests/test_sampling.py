@@ -4,49 +4,23 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from torch import nn
 
-from ramvid.config import ModelConfig, RamvidConfig
+from ramvid.data import open_dataset
 from ramvid.diffusion import Schedule
 from ramvid.masking import mask_from_indices
-from ramvid.sampling import ddpm, generate
+from ramvid.model import build_model
+from ramvid.sampling import ddpm
 from ramvid.utils import make_generator
 
-RES, FRAMES = 8, 6
-CONFIG = RamvidConfig(name="test", frames=FRAMES,
-                      model=ModelConfig(image_size=RES, model_channels=32, channel_mult=(1,),
-                                        num_res_blocks=1, attention_resolutions=()))
+# Shared helpers (conftest.py): sample_config (6 frames of 8x8), tiny_denoiser, make_known, gen,
+# sample_cli, write_npz and the ckpt of a small real UNet3D.
 
 
-class TinyDenoiser(nn.Module):
-    """A fixed, seeded 3D conv whose output depends on x and t: enough to exercise the sampler."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv = nn.Conv3d(3, 3, 3, padding=1)
-        g = torch.Generator().manual_seed(0)
-        with torch.no_grad():
-            self.conv.weight.copy_(torch.randn(self.conv.weight.shape, generator=g) * 0.1)
-            self.conv.bias.zero_()
-
-    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        return torch.tanh(self.conv(x)) * (t / 1000.0).view(-1, 1, 1, 1, 1)
-
-
-def _known(n: int, seed: int = 0) -> np.ndarray:
-    return np.random.default_rng(seed).integers(0, 256, (n, FRAMES, RES, RES, 3), dtype=np.uint8)
-
-
-def _gen(model: nn.Module, known: np.ndarray | None, cond: tuple[int, ...], **kw) -> np.ndarray:
-    args = dict(steps=5, seed=3, batch_size=2, device="cpu", progress=False)
-    args.update(kw)
-    return generate(model, CONFIG, known, cond, **args)
-
-
-def test_ddpm_known_frames_clean_before_every_step_and_exact_after() -> None:
+def test_ddpm_known_frames_clean_before_every_step_and_exact_after(sample_config) -> None:
+    frames, res = sample_config.frames, sample_config.model.image_size
     sched = Schedule.linear(100).respace(4)
-    x_known = torch.rand(2, 3, FRAMES, RES, RES) * 2 - 1
-    mask = mask_from_indices([0, 3], FRAMES, batch=2)
+    x_known = torch.rand(2, 3, frames, res, res) * 2 - 1
+    mask = mask_from_indices([0, 3], frames, batch=2)
     calls: list[torch.Tensor] = []
 
     def spy(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -62,13 +36,13 @@ def test_ddpm_known_frames_clean_before_every_step_and_exact_after() -> None:
     assert not torch.equal(out[:, :, 1], x_known[:, :, 1])
 
 
-def test_ddpm_golden_sum() -> None:
+def test_ddpm_golden_sum(tiny_denoiser) -> None:
     # Pinned once from this code: a whole 10-step loop with a fixed dummy denoiser.
     sched = Schedule.linear(1000).respace(10)
     x_known = torch.linspace(-1, 1, 2 * 3 * 4 * 4 * 4).reshape(2, 3, 4, 4, 4)
     mask = mask_from_indices([0], 4, batch=2)
     gens = [make_generator(123, i) for i in range(2)]
-    out = ddpm(TinyDenoiser(), sched, x_known, mask, gens)
+    out = ddpm(tiny_denoiser, sched, x_known, mask, gens)
     # float32 arithmetic on 384 values: allow a few ulps of drift across CPUs / torch versions.
     assert out.double().sum().item() == pytest.approx(-6.166144013404846, abs=2e-4)
     assert out.double().abs().sum().item() == pytest.approx(245.84001, rel=2e-6)
@@ -94,92 +68,72 @@ def test_ddpm_with_analytic_denoiser_recovers_data_distribution() -> None:
     assert abs(out.std().item() - s) < 0.015 and abs(out.mean().item()) < 0.015  # 3072 values
 
 
-def test_generate_known_frames_bit_exact_and_deterministic() -> None:
-    model, known, cond = TinyDenoiser(), _known(3), (0, 2, 5)
-    out = _gen(model, known, cond)
+def test_generate_known_frames_bit_exact_and_deterministic(tiny_denoiser, make_known, gen) -> None:
+    model, known, cond = tiny_denoiser, make_known(3), (0, 2, 5)
+    out = gen(model, known, cond)
     assert out.dtype == np.uint8 and out.shape == known.shape
     assert np.array_equal(out[:, list(cond)], known[:, list(cond)])
-    assert np.array_equal(out, _gen(model, known, cond))
-    assert not np.array_equal(out, _gen(model, known, cond, seed=4))
+    assert np.array_equal(out, gen(model, known, cond))
+    assert not np.array_equal(out, gen(model, known, cond, seed=4))
 
 
-def test_generate_batch_size_invariant() -> None:
-    model, known = TinyDenoiser(), _known(3, seed=1)
-    a = _gen(model, known, (1,), batch_size=1)
-    b = _gen(model, known, (1,), batch_size=3)
+def test_generate_batch_size_invariant(tiny_denoiser, make_known, gen) -> None:
+    model, known = tiny_denoiser, make_known(3, seed=1)
+    a = gen(model, known, (1,), batch_size=1)
+    b = gen(model, known, (1,), batch_size=3)
     assert np.array_equal(a, b)
     # keys pick the generator: video 2 alone with keys=[(2,)] equals video 2 of the batch.
-    c = _gen(model, known[2:], (1,), keys=[(2,)])
+    c = gen(model, known[2:], (1,), keys=[(2,)])
     assert np.array_equal(c[0], a[2])
 
 
-def test_generate_unconditional_resample_and_other_lengths() -> None:
-    model = TinyDenoiser()
-    u = _gen(model, None, (), n=2)
-    assert u.shape == (2, FRAMES, RES, RES, 3)
-    r = _gen(model, _known(2), (0,), resample=2, steps=3)
-    assert r.shape == (2, FRAMES, RES, RES, 3)
-    assert not np.array_equal(r, _gen(model, _known(2), (0,), steps=3))
-    long = _known(1)[:, [0, 1, 2, 3, 4, 5, 0, 1]]  # 8 frames though the config says 6: allowed
-    out = _gen(model, long, (0, 7))
+def test_generate_unconditional_resample_and_other_lengths(sample_config, tiny_denoiser, make_known,
+                                                           gen) -> None:
+    frames, res = sample_config.frames, sample_config.model.image_size
+    model = tiny_denoiser
+    u = gen(model, None, (), n=2)
+    assert u.shape == (2, frames, res, res, 3)
+    r = gen(model, make_known(2), (0,), resample=2, steps=3)
+    assert r.shape == (2, frames, res, res, 3)
+    assert not np.array_equal(r, gen(model, make_known(2), (0,), steps=3))
+    long = make_known(1)[:, [0, 1, 2, 3, 4, 5, 0, 1]]  # 8 frames though the config says 6: allowed
+    out = gen(model, long, (0, 7))
     assert out.shape[1] == 8 and np.array_equal(out[:, [0, 7]], long[:, [0, 7]])
 
 
-@pytest.mark.parametrize("known,kw,match", [
-    (_known(2).astype(np.float32), {}, "uint8"),
-    (_known(2)[:, :, :, :, :2], {}, r"\[N, T, H, W, 3\]"),
-    (_known(2)[0], {}, r"\[N, T, H, W, 3\]"),
-    (_known(2), {"frames": 5}, "requested"),
-    (np.zeros((2, FRAMES, 16, 16, 3), np.uint8), {}, "8x8"),
-    (None, {}, "needs n"),
-    (_known(2), {"keys": [(0,)]}, "key"),
-    (_known(2), {"n": 3}, "n=3"),
+# Each case turns make_known(2) (uint8 [2, 6, 8, 8, 3]) into a bad input.
+@pytest.mark.parametrize("bad,kw,match", [
+    pytest.param(lambda k: k.astype(np.float32), {}, "uint8", id="float32"),
+    pytest.param(lambda k: k[:, :, :, :, :2], {}, r"\[N, T, H, W, 3\]", id="two-channels"),
+    pytest.param(lambda k: k[0], {}, r"\[N, T, H, W, 3\]", id="one-video-4d"),
+    pytest.param(lambda k: k, {"frames": 5}, "requested", id="frames-5"),
+    pytest.param(lambda k: np.zeros((2, k.shape[1], 16, 16, 3), np.uint8), {}, "8x8", id="16x16"),
+    pytest.param(lambda k: None, {}, "needs n", id="none-without-n"),
+    pytest.param(lambda k: k, {"keys": [(0,)]}, "key", id="too-few-keys"),
+    pytest.param(lambda k: k, {"n": 3}, "n=3", id="n-3"),
 ])
-def test_generate_rejects_bad_input(known, kw: dict, match: str) -> None:
+def test_generate_rejects_bad_input(bad, kw: dict, match: str, tiny_denoiser, make_known, gen) -> None:
+    known = bad(make_known(2))
     with pytest.raises(ValueError, match=match):
-        _gen(TinyDenoiser(), known, (0,) if known is not None else (), **kw)
+        gen(tiny_denoiser, known, (0,) if known is not None else (), **kw)
 
 
-def test_generate_rejects_bad_cond() -> None:
-    for cond, match in [((0, 6), "outside"), ((1, 1), "repeated"), (tuple(range(FRAMES)), "at least one")]:
+def test_generate_rejects_bad_cond(sample_config, tiny_denoiser, make_known, gen) -> None:
+    for cond, match in [((0, 6), "outside"), ((1, 1), "repeated"),
+                        (tuple(range(sample_config.frames)), "at least one")]:
         with pytest.raises(ValueError, match=match):
-            _gen(TinyDenoiser(), _known(1), cond)
+            gen(tiny_denoiser, make_known(1), cond)
 
 
 # --- the `sample` command ----------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def ckpt(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A self-describing checkpoint of a small real UNet3D (8x8, 6 frames)."""
-    ckpt_mod = pytest.importorskip("ramvid.checkpoint")
-    model_mod = pytest.importorskip("ramvid.model")
-    torch.manual_seed(0)
-    state = model_mod.build_model(CONFIG.model).state_dict()
-    path = tmp_path_factory.mktemp("ckpt") / "ckpt-0.pt"
-    ckpt_mod.save_checkpoint(path, {"config": CONFIG.to_dict(), "step": 0, "model": state, "ema": state,
-                                    "dataset": {"name": "shapes", "path": None}})
-    return str(path)
-
-
-def _cli(*args: str):
-    from click.testing import CliRunner
-
-    from benchmarks.cli import main
-
-    return CliRunner().invoke(main, ["sample", *args])
-
-
-def _npz(path, videos: np.ndarray) -> str:
-    np.savez(path, videos=videos)
-    return str(path)
-
-
-def test_cli_infilling_multi_digit_cond(ckpt: str, tmp_path) -> None:
-    known = np.random.default_rng(5).integers(0, 256, (2, 12, RES, RES, 3), dtype=np.uint8)
+def test_cli_infilling_multi_digit_cond(ckpt: str, tmp_path, sample_config, sample_cli, write_npz) -> None:
+    res = sample_config.model.image_size
+    known = np.random.default_rng(5).integers(0, 256, (2, 12, res, res, 3), dtype=np.uint8)
     out, gif = tmp_path / "s.npz", tmp_path / "g.gif"
-    r = _cli("--ckpt", ckpt, "--cond", "0,11", "--input", _npz(tmp_path / "in.npz", known), "--steps", "2",
-             "--out", str(out), "--gif", str(gif), "--device", "cpu")
+    r = sample_cli("--ckpt", ckpt, "--cond", "0,11", "--input", write_npz(tmp_path / "in.npz", known),
+                   "--steps", "2", "--out", str(out), "--gif", str(gif), "--device", "cpu")
     assert r.exit_code == 0, r.output
     with np.load(out) as z:
         videos, cond = z["videos"], z["cond"]
@@ -189,66 +143,68 @@ def test_cli_infilling_multi_digit_cond(ckpt: str, tmp_path) -> None:
     assert gif.stat().st_size > 0
 
 
-def test_cli_unconditional(ckpt: str, tmp_path) -> None:
+def test_cli_unconditional(ckpt: str, tmp_path, sample_config, sample_cli) -> None:
+    frames, res = sample_config.frames, sample_config.model.image_size
     out = tmp_path / "u.npz"
-    r = _cli("--ckpt", ckpt, "--cond", "", "--num", "2", "--steps", "2", "--out", str(out), "--device", "cpu")
+    r = sample_cli("--ckpt", ckpt, "--cond", "", "--num", "2", "--steps", "2", "--out", str(out),
+                   "--device", "cpu")
     assert r.exit_code == 0, r.output
     with np.load(out) as z:
-        assert z["videos"].shape == (2, FRAMES, RES, RES, 3) and z["cond"].size == 0
+        assert z["videos"].shape == (2, frames, res, res, 3) and z["cond"].size == 0
 
 
 @pytest.mark.parametrize("cond,match", [
     ("0,99", "outside 0..5"), ("1,1", "repeated"), ("0,1,2,3,4,5", "at least one"), ("0;1", "not an integer"),
     ("a", "not an integer"), ("0,,1", "not an integer"),
 ])
-def test_cli_bad_cond(ckpt: str, tmp_path, cond: str, match: str) -> None:
-    r = _cli("--ckpt", ckpt, "--cond", cond, "--num", "1", "--out", str(tmp_path / "x.npz"))
+def test_cli_bad_cond(ckpt: str, tmp_path, cond: str, match: str, sample_cli) -> None:
+    r = sample_cli("--ckpt", ckpt, "--cond", cond, "--num", "1", "--out", str(tmp_path / "x.npz"))
     assert r.exit_code != 0 and match in r.output
     assert len(r.output.strip().splitlines()) == 1 and not (tmp_path / "x.npz").exists()
 
 
-@pytest.mark.parametrize("videos,match", [
-    (np.zeros((2, FRAMES, RES, RES, 3), np.float32), "uint8"),
-    (np.zeros((2, FRAMES, RES, RES), np.uint8), "[N, T, H, W, 3]"),
-    (np.zeros((2, FRAMES, 16, 16, 3), np.uint8), "16x16"),
+# Each case builds bad videos from (frames, res) of sample_config.
+@pytest.mark.parametrize("bad,match", [
+    pytest.param(lambda f, r: np.zeros((2, f, r, r, 3), np.float32), "uint8", id="float32"),
+    pytest.param(lambda f, r: np.zeros((2, f, r, r), np.uint8), "[N, T, H, W, 3]", id="no-channels"),
+    pytest.param(lambda f, r: np.zeros((2, f, 16, 16, 3), np.uint8), "16x16", id="16x16"),
 ])
-def test_cli_bad_input(ckpt: str, tmp_path, videos: np.ndarray, match: str) -> None:
-    r = _cli("--ckpt", ckpt, "--cond", "0", "--input", _npz(tmp_path / "in.npz", videos), "--steps", "1",
-             "--out", str(tmp_path / "x.npz"))
+def test_cli_bad_input(ckpt: str, tmp_path, bad, match: str, sample_config, sample_cli, write_npz) -> None:
+    videos = bad(sample_config.frames, sample_config.model.image_size)
+    r = sample_cli("--ckpt", ckpt, "--cond", "0", "--input", write_npz(tmp_path / "in.npz", videos),
+                   "--steps", "1", "--out", str(tmp_path / "x.npz"))
     assert r.exit_code != 0 and match in r.output
     assert len(r.output.strip().splitlines()) == 1
 
 
-def test_cli_input_too_short_and_missing(ckpt: str, tmp_path) -> None:
-    known = np.zeros((1, FRAMES, RES, RES, 3), np.uint8)
-    r = _cli("--ckpt", ckpt, "--cond", "0", "--input", _npz(tmp_path / "in.npz", known), "--num", "3",
-             "--out", str(tmp_path / "x.npz"))
+def test_cli_input_too_short_and_missing(ckpt: str, tmp_path, sample_config, sample_cli, write_npz) -> None:
+    frames, res = sample_config.frames, sample_config.model.image_size
+    known = np.zeros((1, frames, res, res, 3), np.uint8)
+    r = sample_cli("--ckpt", ckpt, "--cond", "0", "--input", write_npz(tmp_path / "in.npz", known),
+                   "--num", "3", "--out", str(tmp_path / "x.npz"))
     assert r.exit_code != 0 and "holds only 1" in r.output
-    r = _cli("--ckpt", str(tmp_path / "nope.pt"), "--cond", "0", "--out", str(tmp_path / "x.npz"))
+    r = sample_cli("--ckpt", str(tmp_path / "nope.pt"), "--cond", "0", "--out", str(tmp_path / "x.npz"))
     assert r.exit_code != 0 and "no such" in r.output
 
 
-def test_generate_batch_size_invariant_with_real_unet() -> None:
-    model_mod = pytest.importorskip("ramvid.model")
+def test_generate_batch_size_invariant_with_real_unet(sample_config, make_known, gen) -> None:
     torch.manual_seed(0)
-    model = model_mod.build_model(CONFIG.model)
+    model = build_model(sample_config.model)
     with torch.no_grad():  # leave the zero-initialised output conv behind: a non-trivial network
         for p in model.parameters():
             p.add_(torch.randn_like(p) * 0.05)
-    known = _known(2, seed=2)
-    a = _gen(model, known, (0,), steps=2, batch_size=1)
-    b = _gen(model, known, (0,), steps=2, batch_size=2)
+    known = make_known(2, seed=2)
+    a = gen(model, known, (0,), steps=2, batch_size=1)
+    b = gen(model, known, (0,), steps=2, batch_size=2)
     assert np.array_equal(a, b) and a[:, 1:].std() > 10
 
 
-def test_cli_known_frames_from_dataset(ckpt: str, tmp_path) -> None:
-    data = pytest.importorskip("ramvid.data")
-    if not hasattr(data, "open_dataset"):
-        pytest.skip("ramvid.data.open_dataset not available yet")
+def test_cli_known_frames_from_dataset(ckpt: str, tmp_path, sample_config, sample_cli) -> None:
     out = tmp_path / "d.npz"
-    r = _cli("--ckpt", ckpt, "--cond", "0,1", "--num", "2", "--steps", "1", "--out", str(out),
-             "--device", "cpu")  # dataset recorded in the checkpoint: shapes
+    r = sample_cli("--ckpt", ckpt, "--cond", "0,1", "--num", "2", "--steps", "1", "--out", str(out),
+                   "--device", "cpu")  # dataset recorded in the checkpoint: shapes
     assert r.exit_code == 0, r.output
-    real = data.open_dataset("shapes", "test", frames=FRAMES, resolution=RES, seed=0).clips([0, 1])
+    frames, res = sample_config.frames, sample_config.model.image_size
+    real = open_dataset("shapes", "test", frames=frames, resolution=res, seed=0).clips([0, 1])
     with np.load(out) as z:
         assert np.array_equal(z["videos"][:, [0, 1]], real[:, [0, 1]])

@@ -6,16 +6,15 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.showcase import main as store_showcase
+from benchmarks.showcase import store_showcase
 from ramvid.checkpoint import load_model, read_checkpoint
 from ramvid.training import train
-from tests.test_training import NoiseClips, tiny_config
 
 
-def test_store_run_as_showcase(tmp_path: Path) -> None:
+def test_store_run_as_showcase(tmp_path: Path, tiny_config, noise_clips) -> None:
     run = tmp_path / "run"
-    train(tiny_config(), NoiseClips(), steps=3, out_dir=run, save_every=2, keep=0, progress=False,
-          data_name="noise")
+    train(tiny_config(), noise_clips(), steps=3, out_dir=run, save_every=2, keep=0, progress=False,
+          data="noise")
     dst = tmp_path / "stored" / "model.pt"
     dst.parent.mkdir()
     store_showcase(str(run), str(dst))

@@ -1,15 +1,19 @@
-"""Tables are rendered from the CSVs: golden Markdown, reported|reproduced matching, CSV output."""
+"""Tables are rendered from the CSVs: golden Markdown, reported|reproduced matching, CSV output;
+missing CSVs are errors; appending to the results CSV leaves nothing else behind."""
 from __future__ import annotations
 
 import csv
 import io
 from pathlib import Path
 
-from benchmarks.results import read_rows
+import pytest
+
+from benchmarks.assets import paper_csv
+from benchmarks.results import RUN_FIELDS, append_row, read_rows
 from benchmarks.tables import paper_rows, render
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
-PAPER, FIXTURE = RESULTS / "paper.csv", RESULTS / "fixtures" / "runs.csv"
+PAPER, FIXTURE = paper_csv(), RESULTS / "fixtures" / "runs.csv"
 
 
 def test_golden_rendering_matches_stored_expected_table():
@@ -45,5 +49,26 @@ def test_csv_format_and_protocol_filter():
 
 
 def test_empty_runs_still_render_paper_numbers(tmp_path):
-    md = render(PAPER, tmp_path / "none.csv", table="3")
+    empty = tmp_path / "runs.csv"
+    empty.write_text(",".join(RUN_FIELDS) + "\n")
+    md = render(PAPER, empty, table="3")
     assert "85.02" in md and "Embedded" not in md
+    with pytest.raises(ValueError, match="no rows to show"):  # never an empty table
+        render(PAPER, empty, table="embedded")
+
+
+@pytest.mark.parametrize("missing", ["paper", "runs"])
+def test_missing_csv_is_an_error_naming_it(tmp_path, missing):
+    gone = tmp_path / "gone.csv"
+    paper, runs = (gone, FIXTURE) if missing == "paper" else (PAPER, gone)
+    with pytest.raises(FileNotFoundError, match="gone.csv"):
+        render(paper, runs)
+
+
+def test_append_creates_the_csv_and_leaves_nothing_else(tmp_path, monkeypatch):
+    monkeypatch.setenv("RAMVID_CACHE", str(tmp_path / "cache"))
+    folder = tmp_path / "results"
+    append_row(folder / "runs.csv", {"protocol": "a", "value": 1.5})
+    append_row(folder / "runs.csv", {"protocol": "b", "value": 2.0})
+    assert [p.name for p in folder.iterdir()] == ["runs.csv"]  # no lock or temp file beside it
+    assert [r["protocol"] for r in read_rows(folder / "runs.csv")] == ["a", "b"]

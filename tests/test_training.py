@@ -11,30 +11,9 @@ import torch
 from ramvid import masking
 from ramvid.batches import Batches
 from ramvid.checkpoint import latest_checkpoint, list_checkpoints, read_checkpoint
-from ramvid.config import DiffusionConfig, MaskConfig, ModelConfig, RamvidConfig, TrainConfig
+from ramvid.config import RamvidConfig
 from ramvid.diffusion import Schedule
 from ramvid.training import TrainingDiverged, _new_state, _train_step, train
-
-FRAMES, RES = 4, 8
-
-
-def tiny_config(**train_kw: object) -> RamvidConfig:
-    """A ~0.4M-parameter model on 4 frames of 8x8: one training step takes ~0.1 s on one core."""
-    t = {"lr": 1e-3, "batch_size": 2, "micro_batch": 2, "ema_rate": 0.9, **train_kw}
-    return RamvidConfig(
-        name="test-tiny", frames=FRAMES,
-        model=ModelConfig(image_size=RES, model_channels=32, channel_mult=(1,), num_res_blocks=1,
-                          attention_resolutions=(), num_heads=1),
-        diffusion=DiffusionConfig(steps=100), mask=MaskConfig(p_uncond=0.25, max_cond=2),
-        train=TrainConfig(**t),
-    )
-
-
-class NoiseClips:
-    """Stand-in VideoSource: random uint8 clips drawn only from the given generator."""
-
-    def random_clip(self, generator: torch.Generator) -> np.ndarray:
-        return torch.randint(0, 256, (FRAMES, RES, RES, 3), generator=generator, dtype=torch.uint8).numpy()
 
 
 @pytest.fixture(autouse=True)
@@ -46,9 +25,13 @@ def one_thread():
     torch.set_num_threads(old)
 
 
-def run(out: Path, steps: int, **kw: object):
-    kw = {"save_every": 2, "progress": False, "seed": 3, "data_name": "noise", **kw}
-    return train(tiny_config(), NoiseClips(), steps=steps, out_dir=out, **kw)
+@pytest.fixture
+def run(tiny_config, noise_clips):
+    """``run(out, steps, **kw)``: train the tiny config on noise clips (kw: train() options)."""
+    def run(out: Path, steps: int, **kw: object):
+        kw = {"save_every": 2, "progress": False, "seed": 3, "data": "noise", **kw}
+        return train(tiny_config(), noise_clips(), steps=steps, out_dir=out, **kw)
+    return run
 
 
 def log_rows(out: Path) -> list[dict]:
@@ -61,7 +44,7 @@ def assert_same_state(a: dict, b: dict) -> None:
         assert torch.equal(a[k], b[k]), k
 
 
-def test_resume_after_interruption_is_bit_exact(tmp_path: Path) -> None:
+def test_resume_after_interruption_is_bit_exact(tmp_path: Path, run) -> None:
     straight, broken = tmp_path / "straight", tmp_path / "broken"
     run(straight, 4)
     # Interrupted run: killed after step 3 but before its checkpoint; ckpt-2 is the newest.
@@ -82,7 +65,7 @@ def test_resume_after_interruption_is_bit_exact(tmp_path: Path) -> None:
     assert [r["loss"] for r in rows_a] == [r["loss"] for r in rows_b]
 
 
-def test_resume_checks_settings(tmp_path: Path) -> None:
+def test_resume_checks_settings(tmp_path: Path, run) -> None:
     run(tmp_path, 2)
     with pytest.raises(ValueError, match="--resume"):
         run(tmp_path, 3)
@@ -92,13 +75,13 @@ def test_resume_checks_settings(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="train.lr"):
         run(tmp_path, 3, resume=True, lr=5e-4)
     with pytest.raises(ValueError, match="dataset"):
-        run(tmp_path, 3, resume=True, data_name="other")
+        run(tmp_path, 3, resume=True, data="other")
     # Reaching the target again is a no-op; micro-batch may change (only memory).
     assert run(tmp_path, 2, resume=True).last_loss is None
     assert run(tmp_path, 3, resume=True, micro_batch=1, seed=None).step == 3
 
 
-def test_worker_processes_draw_the_same_numbers(tmp_path: Path) -> None:
+def test_worker_processes_draw_the_same_numbers(tmp_path: Path, run) -> None:
     # Two micro-batches per step, drawn ahead by two spawned workers: the run must not change.
     run(tmp_path / "here", 3, micro_batch=1)
     run(tmp_path / "workers", 3, micro_batch=1, workers=2)
@@ -108,14 +91,14 @@ def test_worker_processes_draw_the_same_numbers(tmp_path: Path) -> None:
     assert_same_state(a["model"], b["model"])
 
 
-def test_workers_refuse_a_dataset_that_does_not_pickle(tmp_path: Path) -> None:
-    clips = NoiseClips()
+def test_workers_refuse_a_dataset_that_does_not_pickle(tmp_path: Path, tiny_config, noise_clips) -> None:
+    clips = noise_clips()
     clips.hook = lambda: None  # lambdas do not pickle
     with pytest.raises(ValueError, match="--workers 0"):
         train(tiny_config(), clips, steps=1, out_dir=tmp_path, workers=2, progress=False)
 
 
-def test_max_minutes_stops_resumably(tmp_path: Path) -> None:
+def test_max_minutes_stops_resumably(tmp_path: Path, run) -> None:
     result = run(tmp_path, 50, max_minutes=1e-9, save_every=100)
     assert result.step == 1 and result.checkpoint == tmp_path / "ckpt-1.pt"
     assert run(tmp_path, 2, resume=True).step == 2
@@ -123,7 +106,7 @@ def test_max_minutes_stops_resumably(tmp_path: Path) -> None:
         run(tmp_path / "bad", 2, max_minutes=0)
 
 
-def test_run_files_and_log(tmp_path: Path) -> None:
+def test_run_files_and_log(tmp_path: Path, run, tiny_config) -> None:
     run(tmp_path, 3, save_every=1, keep=2)
     assert [s for s, _ in list_checkpoints(tmp_path)] == [2, 3]
     rows = log_rows(tmp_path)
@@ -138,12 +121,12 @@ def test_run_files_and_log(tmp_path: Path) -> None:
     assert not list(tmp_path.glob("*.tmp"))  # atomic writes leave no temp files
 
 
-def test_gradient_accumulation_matches_full_batch() -> None:
+def test_gradient_accumulation_matches_full_batch(tiny_config, noise_clips) -> None:
     grads, losses = [], []
     for micro in (2, 4):
         cfg = tiny_config(batch_size=4, micro_batch=micro)
         state = _new_state(cfg, seed=1, dev=torch.device("cpu"))
-        loss, _ = _train_step(state, cfg, Batches(NoiseClips(), cfg, 1), Schedule.linear(100), 1,
+        loss, _ = _train_step(state, cfg, Batches(noise_clips(), cfg, 1), Schedule.linear(100), 1,
                               torch.device("cpu"))
         losses.append(loss)
         grads.append([p.grad.clone() for p in state.model.parameters()])
@@ -152,7 +135,7 @@ def test_gradient_accumulation_matches_full_batch() -> None:
         torch.testing.assert_close(g2, g4, rtol=1e-4, atol=1e-6)
 
 
-def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path: Path, monkeypatch) -> None:
+def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path: Path, monkeypatch, run) -> None:
     real = masking.masked_mse
     calls = {"n": 0}
 
@@ -170,7 +153,7 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path: Path, monkeypat
     assert all(torch.isfinite(v).all() for v in good["model"].values())
 
 
-def test_non_finite_weights_are_never_saved(tmp_path: Path, monkeypatch) -> None:
+def test_non_finite_weights_are_never_saved(tmp_path: Path, monkeypatch, run) -> None:
     real_step = torch.optim.AdamW.step
     calls = {"n": 0}
 
@@ -188,16 +171,18 @@ def test_non_finite_weights_are_never_saved(tmp_path: Path, monkeypatch) -> None
     assert [s for s, _ in list_checkpoints(tmp_path)] == [1]
 
 
-def test_wrong_clip_shape_is_one_clear_line(tmp_path: Path) -> None:
-    class WrongSize(NoiseClips):
+def test_wrong_clip_shape_is_one_clear_line(tmp_path: Path, tiny_config, noise_clips) -> None:
+    frames = tiny_config().frames
+
+    class WrongSize(noise_clips):
         def random_clip(self, generator: torch.Generator) -> np.ndarray:
-            return np.zeros((FRAMES, 16, 16, 3), np.uint8)
+            return np.zeros((frames, 16, 16, 3), np.uint8)
 
     with pytest.raises(ValueError, match=r"needs uint8 \[4, 8, 8, 3\].*resolution=8"):
         train(tiny_config(), WrongSize(), steps=1, out_dir=tmp_path, progress=False)
 
 
-def test_cli_train_on_shapes_resumes(tmp_path: Path, monkeypatch) -> None:
+def test_cli_train_on_shapes_resumes(tmp_path: Path, monkeypatch, tiny_config) -> None:
     from click.testing import CliRunner
 
     from benchmarks.cli import main

@@ -5,7 +5,10 @@ never breaks the others.
 """
 from __future__ import annotations
 
+import functools
 import importlib
+from collections.abc import Callable
+from typing import Any
 
 import click
 
@@ -22,6 +25,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "table": ("benchmarks.cli.harness_cmds:table", "Render the paper's tables beside our results."),
     "check": ("benchmarks.cli.harness_cmds:check", "Recompute stored CI rows; fail on drift."),
     "demo": ("benchmarks.cli.harness_cmds:demo", "The README's main job on embedded data."),
+    "probe": ("benchmarks.cli.tools_cmds:probe", "x0 error by noise level: are known frames used?"),
+    "showcase": ("benchmarks.cli.tools_cmds:showcase", "Store a training run as a slim showcase model."),
 }
 
 
@@ -47,6 +52,41 @@ def main() -> None:
     """RaMViD video diffusion: train, sample, and benchmark with reference-exact FVD / IS."""
 
 
+# Exit status: 0 success; 1 an error, printed as one line "Error: ..." on stderr (bad input file,
+# missing data, a failed check); 2 a usage error found by click itself (unknown flag, bad choice).
+USER_ERRORS = (ValueError, OSError, KeyError)
+
+
+def first_line(e: BaseException) -> str:
+    """The first non-empty line of an exception's message (KeyError's quotes dropped)."""
+    text = str(e.args[0]) if isinstance(e, KeyError) and e.args else str(e)
+    lines = [ln for ln in text.strip().splitlines() if ln.strip()]
+    return lines[0] if lines else type(e).__name__
+
+
 def fail(message: str) -> None:
-    """Exit with one clear line on stderr (status 2)."""
+    """Exit with one clear line on stderr (status 1)."""
     raise click.ClickException(message)
+
+
+def one_line_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn library errors (bad input, missing files, a diverged run) into one line and status 1.
+
+    Library code raises ValueError / OSError / KeyError, or an exception class marked
+    ``user_error = True`` (``ramvid.training.TrainingDiverged``); anything else is a bug and keeps
+    its traceback.
+    """
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except click.ClickException:
+            raise
+        except USER_ERRORS as e:
+            raise click.ClickException(first_line(e)) from None
+        except Exception as e:
+            if getattr(type(e), "user_error", False):
+                raise click.ClickException(first_line(e)) from None
+            raise
+
+    return wrapper

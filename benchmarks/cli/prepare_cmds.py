@@ -7,6 +7,8 @@ from typing import Any
 
 import click
 
+from benchmarks.cli import one_line_errors
+
 
 def _common(f: Callable) -> Callable:
     opts = [
@@ -18,7 +20,7 @@ def _common(f: Callable) -> Callable:
         click.option("--shard-mb", default=256.0, show_default=True,
                      help="Commit finished videos to disk every this many MB (resume granularity)."),
         click.option("--retry-skipped", is_flag=True, help="Try again the files skipped by earlier runs."),
-        click.option("--no-progress", is_flag=True, help="No progress bar."),
+        click.option("--quiet", is_flag=True, help="No progress bar."),
     ]
     for o in reversed(opts):
         f = o(f)
@@ -32,11 +34,9 @@ def _video_opts(f: Callable) -> Callable:
                         help="Skip videos with fewer frames (after --stride).")(f)
 
 
-def _run(fn: Callable[..., dict], *args: Any, no_progress: bool, **kw: Any) -> None:
-    try:
-        report = fn(*args, progress=not no_progress, **kw)
-    except (FileNotFoundError, ValueError) as e:
-        raise click.ClickException(str(e)) from None
+@one_line_errors
+def _run(fn: Callable[..., dict], *args: Any, quiet: bool, **kw: Any) -> None:
+    report = fn(*args, progress=not quiet, **kw)
     for split, s in report["splits"].items():
         click.echo(f"{split:>6}: {s['videos']} videos, {s['frames']} frames "
                    f"(length {s['min_len']}..{s['max_len']})")
@@ -61,27 +61,29 @@ def prepare() -> None:
 @prepare.command()
 @click.option("--src", required=True, type=click.Path(exists=True),
               help="softmotion30_44k/ (TFRecords) or VideoGPT's bair.hdf5.")
-@click.option("--view", type=click.Choice(["aux1", "main"]), default="aux1", show_default=True)
+@click.option("--view", type=click.Choice(["aux1", "main"]), default="aux1", show_default=True,
+              help="Camera: aux1 (the one every BAIR benchmark uses) or main.")
 @_common
-def bair(src: str, out: str, no_progress: bool, **kw: Any) -> None:
+def bair(src: str, out: str, quiet: bool, **kw: Any) -> None:
     """BAIR robot pushing (all 30 frames per sequence; CRC-checked TFRecords, no TensorFlow)."""
     from ramvid.data.prepare import prepare_bair
 
-    _run(prepare_bair, src, out, no_progress=no_progress, **kw)
+    _run(prepare_bair, src, out, quiet=quiet, **kw)
 
 
 @prepare.command()
 @click.option("--src", required=True, type=click.Path(exists=True, file_okay=False), help="UCF-101/ folder.")
 @click.option("--splits", required=True, type=click.Path(exists=True, file_okay=False),
               help="ucfTrainTestlist/ folder.")
-@click.option("--fold", type=click.IntRange(1, 3), default=1, show_default=True)
+@click.option("--fold", type=click.IntRange(1, 3), default=1, show_default=True,
+              help="Official train/test split 1, 2 or 3.")
 @_video_opts
 @_common
-def ucf101(src: str, splits: str, out: str, no_progress: bool, **kw: Any) -> None:
+def ucf101(src: str, splits: str, out: str, quiet: bool, **kw: Any) -> None:
     """UCF-101 with an official train/test fold."""
     from ramvid.data.prepare import prepare_ucf101
 
-    _run(prepare_ucf101, src, splits, out, no_progress=no_progress, **kw)
+    _run(prepare_ucf101, src, splits, out, quiet=quiet, **kw)
 
 
 @prepare.command()
@@ -91,11 +93,11 @@ def ucf101(src: str, splits: str, out: str, no_progress: bool, **kw: Any) -> Non
               help="Annotation CSV (label,youtube_id,time_start,time_end,split); repeatable.")
 @_video_opts
 @_common
-def kinetics(src: str, out: str, annotations: tuple[str, ...], no_progress: bool, **kw: Any) -> None:
+def kinetics(src: str, out: str, annotations: tuple[str, ...], quiet: bool, **kw: Any) -> None:
     """Kinetics(-600) clips; splits from train/val/test folders or the annotation CSVs."""
     from ramvid.data.prepare import prepare_kinetics
 
-    _run(prepare_kinetics, src, out, annotations=list(annotations), no_progress=no_progress, **kw)
+    _run(prepare_kinetics, src, out, annotations=list(annotations), quiet=quiet, **kw)
 
 
 @prepare.command()
@@ -104,8 +106,8 @@ def kinetics(src: str, out: str, annotations: tuple[str, ...], no_progress: bool
               help="Split name when the folder has no train/val/test sub-folders.")
 @_video_opts
 @_common
-def videos(src: str, out: str, no_progress: bool, **kw: Any) -> None:
+def videos(src: str, out: str, quiet: bool, **kw: Any) -> None:
     """Any folder of video files (mp4, avi, webm, mkv, mov, ...)."""
     from ramvid.data.prepare import prepare_videos
 
-    _run(prepare_videos, src, out, no_progress=no_progress, **kw)
+    _run(prepare_videos, src, out, quiet=quiet, **kw)

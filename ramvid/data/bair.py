@@ -18,8 +18,8 @@ from tqdm import tqdm
 
 from ramvid.data.decode import DecodeOptions, square_resize
 from ramvid.data.layout import SplitAppender, write_root
-from ramvid.data.pipeline import WorkItem
 from ramvid.data.tfrecord import parse_example, read_records
+from ramvid.data.work import WorkItem
 from ramvid.utils import atomic_path, git_hash
 
 NATIVE = 64

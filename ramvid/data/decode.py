@@ -19,8 +19,10 @@ import av.logging
 import numpy as np
 from PIL import Image
 
+# An equal copy of metrics.videos.VIDEO_EXTENSIONS (ramvid must not import metrics); pinned equal by
+# tests/test_naming.py, so ``prepare videos`` and ``fvd FOLDER`` accept the same files.
 VIDEO_EXTENSIONS = frozenset({".mp4", ".avi", ".webm", ".mkv", ".mov", ".m4v", ".mpg", ".mpeg", ".flv",
-                              ".ogv", ".3gp", ".wmv"})
+                              ".ogv", ".3gp", ".wmv", ".gif"})
 _TRUNCATION_LOGS = ("ended prematurely", "truncat", "partial file", "end of file")
 
 

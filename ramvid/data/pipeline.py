@@ -18,7 +18,7 @@ import re
 import shutil
 import time
 from collections import Counter, OrderedDict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
@@ -27,7 +27,7 @@ import h5py
 import numpy as np
 from tqdm import tqdm
 
-from ramvid.data.decode import DecodeOptions, SkipVideo, decode_video
+from ramvid.data.decode import DecodeOptions, SkipVideo
 from ramvid.data.layout import (
     SplitAppender,
     check_format,
@@ -38,19 +38,8 @@ from ramvid.data.layout import (
     splits_of,
     write_root,
 )
+from ramvid.data.work import Reader, WorkItem
 from ramvid.utils import atomic_path, atomic_write, git_hash
-
-
-@dataclass(frozen=True)
-class WorkItem:
-    """One source unit: a video file, a TFRecord file of many sequences, or a known-bad entry."""
-
-    key: str           # unique, source-relative (also the video name for single videos)
-    path: str
-    split: str
-    label: int = -1
-    kind: str = "video"  # video | tfrecord | skip
-    reason: str = ""     # kind == "skip": why
 
 
 @dataclass
@@ -60,22 +49,21 @@ class ItemResult:
     skipped: list[tuple[str, str]] = field(default_factory=list)  # item key, reason
 
 
-def process_item(item: WorkItem, opts: DecodeOptions, bair_view: str = "aux1") -> ItemResult:
-    """Runs in a worker process; never raises for bad data (the reason goes to ``skipped``)."""
+def process_item(item: WorkItem, opts: DecodeOptions, readers: Mapping[str, Reader]) -> ItemResult:
+    """Runs in a worker process; never raises for bad data (the reason goes to ``skipped``).
+
+    ``readers[item.kind]`` reads the item (see ``readers.item_readers``); videos read before a
+    failure are kept.
+    """
     res = ItemResult(item.key)
     try:
-        if item.kind == "skip":
-            res.skipped.append((item.key, item.reason))
-        elif item.kind == "tfrecord":
-            from ramvid.data.bair import read_tfrecord_videos
-
-            for name, frames, reason in read_tfrecord_videos(Path(item.path), item.key, opts, bair_view):
-                if frames is None:
-                    res.skipped.append((item.key, f"corrupt record {name}: {reason}"))
-                else:
-                    res.videos.append((name, item.split, item.label, frames))
-        else:
-            res.videos.append((item.key, item.split, item.label, decode_video(item.path, opts)))
+        if item.kind not in readers:
+            raise ValueError(f"no reader for work item kind {item.kind!r} (known: {sorted(readers)})")
+        for name, frames, reason in readers[item.kind](item, opts):
+            if frames is None:
+                res.skipped.append((item.key, reason))
+            else:
+                res.videos.append((name, item.split, item.label, frames))
     except SkipVideo as e:
         res.skipped.append((item.key, str(e)))
     except Exception as e:  # a worker must survive any single bad file
@@ -199,9 +187,12 @@ def _results(todo: list[WorkItem], worker: Callable, workers: int) -> Iterator[I
 
 
 def run_prepare(items: Iterable[WorkItem], out: str | Path, opts: DecodeOptions, *, dataset: str,
-                classes: list[str] = (), workers: int = 2, shard_mb: float = 256.0,
-                retry_skipped: bool = False, bair_view: str = "aux1", progress: bool = True) -> dict:
-    """Prepare ``items`` into ``out`` (resumable, atomic); returns the report (also written as JSON)."""
+                readers: Mapping[str, Reader], classes: list[str] = (), workers: int = 2,
+                shard_mb: float = 256.0, retry_skipped: bool = False, progress: bool = True) -> dict:
+    """Prepare ``items`` into ``out`` (resumable, atomic); returns the report (also written as JSON).
+
+    ``readers``: one reader per ``WorkItem.kind`` (``readers.item_readers()``).
+    """
     out = Path(out)
     parts = out.with_name(out.name + ".parts")
     done, skipped = load_state(out, parts, opts.resolution)
@@ -212,7 +203,7 @@ def run_prepare(items: Iterable[WorkItem], out: str | Path, opts: DecodeOptions,
              "decode": json.dumps(asdict(opts)), "filter": "centre square, PIL Lanczos to RxR",
              "stride": opts.stride, "source_items": len(items)}
     t0, buffer, nbytes = time.time(), [], 0
-    worker = partial(process_item, opts=opts, bair_view=bair_view)
+    worker = partial(process_item, opts=opts, readers=dict(readers))
     bar = tqdm(total=len(todo), desc=f"prepare {dataset}", unit="file", disable=not progress)
     try:
         for res in _results(todo, worker, workers):

@@ -11,8 +11,10 @@ from typing import Any
 
 from ramvid.data.bair import convert_videogpt, is_videogpt_h5, list_tfrecords
 from ramvid.data.decode import DecodeOptions
-from ramvid.data.pipeline import WorkItem, run_prepare, write_report
+from ramvid.data.pipeline import run_prepare, write_report
+from ramvid.data.readers import item_readers
 from ramvid.data.sources import list_kinetics, list_ucf101, list_videos
+from ramvid.data.work import WorkItem
 
 _RUN_KEYS = ("workers", "shard_mb", "retry_skipped", "progress")
 
@@ -24,7 +26,7 @@ def _split(kw: dict[str, Any]) -> tuple[DecodeOptions, dict[str, Any]]:
 
 def _run(items: list[WorkItem], out: Path, dataset: str, classes: list[str], kw: dict) -> dict:
     opts, run = _split(kw)
-    return run_prepare(items, out, opts, dataset=dataset, classes=classes, **run)
+    return run_prepare(items, out, opts, dataset=dataset, readers=item_readers(), classes=classes, **run)
 
 
 def prepare_bair(src: str | Path, out: str | Path, *, view: str = "aux1", **kw: Any) -> dict:
@@ -36,7 +38,7 @@ def prepare_bair(src: str | Path, out: str | Path, *, view: str = "aux1", **kw: 
         convert_videogpt(src, out, opts, progress=run.get("progress", True))
         return write_report(out)
     opts, run = _split(kw)
-    return run_prepare(list_tfrecords(src), out, opts, dataset="bair", bair_view=view, **run)
+    return run_prepare(list_tfrecords(src), out, opts, dataset="bair", readers=item_readers(view), **run)
 
 
 def prepare_ucf101(src: str | Path, splits: str | Path, out: str | Path, *, fold: int = 1, **kw: Any) -> dict:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ramvid.data.decode import VIDEO_EXTENSIONS
 from ramvid.data.layout import natural_key
-from ramvid.data.pipeline import WorkItem
+from ramvid.data.work import WorkItem
 
 SPLIT_DIRS = {"train": "train", "val": "val", "validate": "val", "valid": "val", "test": "test"}
 

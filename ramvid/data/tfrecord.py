@@ -3,6 +3,7 @@
 A TFRecord file is a sequence of records: u64 little-endian length, u32 masked CRC-32C of those 8
 bytes, the payload, u32 masked CRC-32C of the payload. A bad payload CRC skips that record only (the
 framing is still trusted); a bad length CRC or a truncated record ends the file (no way to resync).
+CRC-32C itself comes from ``google-crc32c`` (C, with a pure-Python fallback inside the package).
 """
 from __future__ import annotations
 
@@ -11,9 +12,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import google_crc32c
 import numpy as np
 
-from ramvid.data.crc32c import masked_crc32c
+MASK_DELTA = 0xA282EAD8
+
+
+def masked_crc32c(data: bytes | bytearray | memoryview) -> int:
+    """TFRecord's masked CRC-32C: rotate right by 15 and add a constant (mod 2**32)."""
+    c = int(google_crc32c.value(bytes(data)))
+    return (((c >> 15) | (c << 17)) + MASK_DELTA) & 0xFFFFFFFF
 
 
 @dataclass(frozen=True)
