@@ -5,6 +5,7 @@ in shards (resumable) -> metric (real statistics cached) -> append a row to the 
 """
 from __future__ import annotations
 
+import csv
 import datetime
 import hashlib
 import json
@@ -79,6 +80,7 @@ class RunResult:
     per_repeat: list[float]
     row: dict[str, Any]
     work_dir: Path
+    row_error: str | None = None  # set when the row could not be recorded (the value still holds)
 
 
 class Interrupted(RuntimeError):
@@ -110,10 +112,15 @@ def _work_dir(spec: RunSpec, p: Protocol, method: Method) -> tuple[Path, dict[st
     return root, manifest
 
 
+def _keys(p: Protocol) -> list[tuple[int, int]]:
+    """Every (video, sample) key of the workload, in (sample, video) order: N x S x R of them."""
+    total = p.samples_per_video * p.repeats
+    return [(v, s) for s in range(total) for v in range(p.num_videos)]
+
+
 def _todo(p: Protocol, done: set[tuple[int, int]]) -> list[tuple[int, int]]:
     """(video, sample) keys still missing, in (sample, video) order."""
-    total = p.samples_per_video * p.repeats
-    return [(v, s) for s in range(total) for v in range(p.num_videos) if (v, s) not in done]
+    return [k for k in _keys(p) if k not in done]
 
 
 def generate_missing(p: Protocol, method: Method, store: ShardStore, *, batch_size: int,
@@ -139,6 +146,7 @@ def run(spec: RunSpec) -> RunResult:
     from ramvid.data import open_dataset
 
     t0 = time.time()
+    check_results_path(spec.results)
     p = resolve(spec)
     dev = resolve_device(spec.device)
     source = None  # unconditional IS needs no real clips (unless they are the baseline)
@@ -152,16 +160,42 @@ def run(spec: RunSpec) -> RunResult:
                          device=str(dev), progress=spec.progress)
     root, manifest = _work_dir(spec, p, method)
     store = ShardStore(root, manifest)
-    generate_missing(p, method, store, batch_size=spec.batch_size, progress=spec.progress,
-                     stop_after=spec.stop_after_shards)
-    value, std, per_repeat = score(p, source, store, batch_size=spec.batch_size, device=dev,
-                                   progress=spec.progress)
+    with store.writing():
+        generate_missing(p, method, store, batch_size=spec.batch_size, progress=spec.progress,
+                         stop_after=spec.stop_after_shards)
+        store.check_keys(set(_keys(p)))
+        value, std, per_repeat = score(p, source, store, batch_size=spec.batch_size, device=dev,
+                                       progress=spec.progress)
     if spec.gif and source is not None:
         write_run_gif(spec.gif, p, source, store)
     row = _row(p, spec, method, value, std, dev, time.time() - t0)
+    row_error = None
     if spec.results:
-        append_row(spec.results, row)
-    return RunResult(protocol=p, value=value, std=std, per_repeat=per_repeat, row=row, work_dir=root)
+        try:
+            append_row(spec.results, row)
+        except (OSError, ValueError, csv.Error) as e:  # the value is still returned (and printed)
+            row_error = f"could not append the row to {spec.results}: {type(e).__name__}: {e}"
+    return RunResult(protocol=p, value=value, std=std, per_repeat=per_repeat, row=row, work_dir=root,
+                     row_error=row_error)
+
+
+def check_results_path(path: str | None) -> None:
+    """Fail before any work when the results CSV cannot take a row (a folder, not a CSV)."""
+    if not path:
+        return
+    target = Path(path)
+    if target.is_dir():
+        raise ValueError(f"--results {path} is a folder; give a .csv file path")
+    if target.exists():
+        try:
+            with open(target, newline="", encoding="utf-8") as f:
+                header = next(csv.reader(f), [])
+        except (UnicodeDecodeError, csv.Error, OSError) as e:
+            raise ValueError(f"--results {path} is not a readable CSV ({type(e).__name__}); give another "
+                             "file") from None
+        if header and "protocol" not in header:
+            raise ValueError(f"--results {path} is a CSV without a 'protocol' column, not a results file; "
+                             "give another file")
 
 
 def _row(p: Protocol, spec: RunSpec, method: Method, value: float, std: float | None,

@@ -7,6 +7,7 @@ flight; the keys make resuming independent of the batch size used before.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -43,11 +44,54 @@ class ShardStore:
 
     def done_keys(self) -> set[tuple[int, int]]:
         """(video, sample) pairs already on disk."""
-        done: set[tuple[int, int]] = set()
+        return {key for key, _ in self.key_index()}
+
+    def key_index(self) -> list[tuple[tuple[int, int], Path]]:
+        """Every (video, sample) key on disk with its shard, repeats included (see ``check_keys``)."""
+        out: list[tuple[tuple[int, int], Path]] = []
         for p in self.shards():
-            with np.load(p) as z:
-                done.update((int(v), int(s)) for v, s in z["keys"])
-        return done
+            try:
+                with np.load(p) as z:
+                    keys = z["keys"]
+            except Exception as e:  # noqa: BLE001 - any unreadable shard gets the same advice
+                raise ValueError(f"{p}: unreadable shard ({type(e).__name__}); delete it and run again "
+                                 "to regenerate its videos") from None
+            out += [((int(v), int(s)), p) for v, s in keys]
+        return out
+
+    def check_keys(self, expected: set[tuple[int, int]]) -> None:
+        """Refuse to score unless the keys on disk are unique and exactly ``expected``."""
+        seen: dict[tuple[int, int], Path] = {}
+        for key, p in self.key_index():
+            if key in seen:
+                raise ValueError(f"{self.root}: video {key[0]} sample {key[1]} is in both {seen[key].name} "
+                                 f"and {p.name} (two runs wrote this folder at once); delete the folder "
+                                 "and run again")
+            seen[key] = p
+        missing, extra = sorted(expected - set(seen)), sorted(set(seen) - expected)
+        if extra:
+            raise ValueError(f"{self.root}: {len(extra)} samples outside this run's workload (first: video "
+                             f"{extra[0][0]} sample {extra[0][1]}); delete the folder or pass another "
+                             "--out-dir")
+        if missing:
+            raise ValueError(f"{self.root}: {len(missing)} samples missing (first: video {missing[0][0]} "
+                             f"sample {missing[0][1]}); run again to generate them")
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[None]:
+        """Hold the folder's write lock; a second run on the same folder is refused in one line."""
+        from filelock import FileLock, Timeout
+
+        lock = FileLock(self.root / ".write.lock")
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            raise ValueError(f"{self.root} is being written by another run; wait for it to finish or pass "
+                             "another --out-dir") from None
+        try:
+            yield
+        finally:
+            lock.release()
 
     def write(self, videos: np.ndarray, keys: list[tuple[int, int]]) -> Path:
         """Store one batch as the next shard (atomic)."""

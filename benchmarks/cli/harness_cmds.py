@@ -71,11 +71,14 @@ def run(dry_run: bool, as_json: bool, **kw: Any) -> None:
         click.echo(json.dumps({p.metric: res.value, "std": res.std, "per_repeat": res.per_repeat,
                                **{k: v for k, v in res.row.items() if k != "value"},
                                "work_dir": str(res.work_dir)}, default=str))
-        return
-    std = f" ± {res.std:.2f}" if res.std is not None else ""
-    click.echo(f"{p.key} {res.row['method']}: {p.metric.upper()} {res.value:.2f}{std} "
-               f"(n={p.num_videos}×{p.samples_per_video}, {res.row['wall_s']}s)")
-    click.echo(f"samples: {res.work_dir}" + (f"; row appended to {spec.results}" if spec.results else ""))
+    else:
+        std = f" ± {res.std:.2f}" if res.std is not None else ""
+        click.echo(f"{p.key} {res.row['method']}: {p.metric.upper()} {res.value:.2f}{std} "
+                   f"(n={p.num_videos}×{p.samples_per_video}, {res.row['wall_s']}s)")
+        recorded = f"; row appended to {spec.results}" if spec.results and not res.row_error else ""
+        click.echo(f"samples: {res.work_dir}{recorded}")
+    if res.row_error:  # the number above is right; only its record is missing
+        fail(res.row_error)
 
 
 @click.command("table")

@@ -1,0 +1,123 @@
+"""Hostile and mistaken input to the harness commands (run, table, check): one line, exit 1, nothing lost.
+
+Each case builds its bad input in ``tmp_path`` and gives the expected message. The runs are the
+cheap end-to-end shape of tests/test_runner.py (copy-last, 4 clips of 10 frames, real I3D).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from benchmarks.cli import main
+from benchmarks.runner import RunSpec, run
+from benchmarks.shards import ShardStore
+
+SMALL = ["--num-videos", "4", "--batch-size", "2", "--quiet"]
+
+
+def _one_line_error(res, pattern: str) -> None:
+    assert res.exit_code == 1, res.output
+    assert res.exception is None or isinstance(res.exception, SystemExit), res.exception
+    lines = [ln for ln in res.output.strip().splitlines() if ln.strip()]
+    assert lines and lines[-1].startswith("Error: "), res.output
+    import re
+
+    assert re.search(pattern, lines[-1]), lines[-1]
+
+
+def _binary(tmp: Path) -> list[str]:
+    (tmp / "r.csv").write_bytes(bytes(range(256)) * 4)
+    return ["--results", str(tmp / "r.csv")]
+
+
+def _folder(tmp: Path) -> list[str]:
+    (tmp / "r.csv").mkdir()
+    return ["--results", str(tmp / "r.csv")]
+
+
+def _foreign_csv(tmp: Path) -> list[str]:
+    (tmp / "r.csv").write_text("name,age\nann,3\n")
+    return ["--results", str(tmp / "r.csv")]
+
+
+CASES: list[tuple[str, Callable[[Path], list[str]], str]] = [
+    ("batch size 0", lambda t: ["--batch-size", "0"], r"--batch-size must be >= 1, got 0"),
+    ("batch size -1", lambda t: ["--batch-size", "-1"], r"--batch-size must be >= 1, got -1"),
+    ("no videos", lambda t: ["--num-videos", "0"], r"--num-videos must be >= 1"),
+    ("unknown sampler steps", lambda t: ["--sampler-steps", "0"], r"--sampler-steps must be >= 1"),
+    ("results is a folder", _folder, r"--results .*r\.csv is a folder"),
+    ("results is binary", _binary, r"--results .*r\.csv is not a readable CSV"),
+    ("results is another CSV", _foreign_csv, r"without a 'protocol' column"),
+]
+
+
+@pytest.mark.parametrize("name,build,pattern", CASES, ids=[c[0] for c in CASES])
+def test_run_refuses_in_one_line(tmp_path: Path, name: str, build, pattern: str) -> None:
+    args = ["run", "shapes-prediction", "--baseline", "copy-last", "--results", str(tmp_path / "ok.csv"),
+            "--out-dir", str(tmp_path / "work"), *build(tmp_path)]
+    res = CliRunner().invoke(main, args)
+    _one_line_error(res, pattern)
+    assert not list(tmp_path.glob("work/shard-*"))  # refused before any work
+
+
+def _spec(tmp_path: Path, **kw) -> RunSpec:
+    return RunSpec(protocol="shapes-prediction", baseline="copy-last", num_videos=4, batch_size=2,
+                   overrides={"frames": 10}, progress=False, results=str(tmp_path / "runs.csv"),
+                   out_dir=str(tmp_path / "work"), **kw)
+
+
+def test_a_second_writer_of_a_work_dir_is_refused(tmp_path: Path) -> None:
+    spec = _spec(tmp_path, stop_after_shards=0)
+    from benchmarks.runner import Interrupted
+
+    with pytest.raises(Interrupted):
+        run(spec)  # creates the work dir and its manifest
+    manifest = json.loads((tmp_path / "work" / "manifest.json").read_text())
+    with ShardStore(tmp_path / "work", manifest).writing():  # another run holds the folder
+        with pytest.raises(ValueError, match="is being written by another run"):
+            run(dataclasses.replace(spec, stop_after_shards=None))
+    assert not (tmp_path / "runs.csv").exists()
+
+
+def test_repeated_keys_are_never_scored(tmp_path: Path, monkeypatch) -> None:
+    """Two runs that once shared a folder leave repeated keys: refuse instead of a wrong FVD."""
+    monkeypatch.setenv("RAMVID_CACHE", str(tmp_path / "cache"))
+    spec = _spec(tmp_path)
+    first = run(spec)
+    store_dir = tmp_path / "work"
+    manifest = json.loads((store_dir / "manifest.json").read_text())
+    store = ShardStore(store_dir, manifest)
+    with np.load(store.shards()[0]) as z:
+        store.write(z["videos"], [tuple(k) for k in z["keys"]])  # the same keys again
+    with pytest.raises(ValueError, match=r"video 0 sample 0 is in both shard-00000.npz and shard-0000\d"):
+        run(spec)
+    # a shard with keys outside the workload is refused too
+    for p in store.shards()[1:]:
+        p.unlink()
+    with np.load(store.shards()[0]) as z:
+        store.write(z["videos"][:1], [(99, 0)])
+    with pytest.raises(ValueError, match="outside this run's workload"):
+        run(spec)
+    assert np.isfinite(first.value)
+
+
+def test_a_row_that_cannot_be_written_still_prints_the_value(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("RAMVID_CACHE", str(tmp_path / "cache"))
+    import benchmarks.runner as runner
+
+    def disk_full(*a, **k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(runner, "append_row", disk_full)
+    args = ["run", "shapes-prediction", "--baseline", "copy-last", *SMALL, "--results",
+            str(tmp_path / "runs.csv"), "--out-dir", str(tmp_path / "work")]
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 1
+    assert "FVD " in res.output  # the computed number is printed before the error
+    assert "could not append the row to" in res.output and "No space left" in res.output
