@@ -12,18 +12,9 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from benchmarks.assets import ci_csv, paper_csv, showcase_checkpoint
+from benchmarks.assets import paper_csv, showcase_checkpoint
 from benchmarks.runner import RunSpec, run
 from benchmarks.tables import render
-
-
-def __getattr__(name: str) -> Path:
-    # PAPER_CSV, RESULTS_DIR: read by benchmarks/cli/harness_cmds.py until it calls benchmarks.assets.
-    if name == "PAPER_CSV":
-        return paper_csv()
-    if name == "RESULTS_DIR":
-        return ci_csv().parent
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def demo(out_dir: str | os.PathLike = "demo-out", *, protocol: str = "shapes-prediction",
@@ -31,6 +22,8 @@ def demo(out_dir: str | os.PathLike = "demo-out", *, protocol: str = "shapes-pre
          device: str | None = None, progress: bool = True, echo: Callable[[str], None] = print) -> str:
     """Run the demo; returns the rendered table. Outputs: ``out_dir``/{runs.csv, <protocol>.gif}."""
     out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} is a file; give a folder (it will hold runs.csv, GIFs and samples)")
     ckpt = showcase_checkpoint()  # FileNotFoundError (where, how to get it) before any work
     runs_csv = out / "runs.csv"
     gif = out / f"{protocol}.gif"
@@ -59,11 +52,14 @@ def infill_samples(ckpt: Path, out: Path, *, num: int = 4, protocol: str = "shap
     from ramvid.sampling import generate
     from ramvid.video import grid_frames, save_npz, write_gif
 
+    from ramvid.utils import resolve_device
+
     p = get_protocol(protocol)
-    model, config, _ = load_model(ckpt, device=device or "cpu")
+    dev = resolve_device(device)
+    model, config, _ = load_model(ckpt, device=dev)
     known = open_dataset(p.dataset, p.split, frames=p.frames, resolution=p.resolution,
                          seed=p.data_seed).clips(range(num))
     videos = generate(model, config, known, p.cond, steps=steps or p.sampler_steps, seed=p.seed,
-                      batch_size=num, device=device, sampler="ddim", progress=progress)
+                      batch_size=num, device=dev, sampler="ddim", progress=progress)
     save_npz(out / f"{protocol}.npz", videos)
     return write_gif(out / f"{protocol}.gif", grid_frames([known, videos], known=p.cond))

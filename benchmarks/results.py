@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,38 @@ def read_rows(path: str | os.PathLike) -> list[dict[str, str]]:
         raise FileNotFoundError(f"{path}: no such results file")
     with open(path, newline="") as f:
         return list(csv.DictReader(f))
+
+
+# What a table needs of every run row, and how each cell must read.
+_REQUIRED = {"protocol": str, "version": int, "method": str, "metric": str, "value": float,
+             "num_videos": int, "samples_per_video": int}
+
+
+def read_runs(path: str | os.PathLike) -> list[dict[str, str]]:
+    """The rows of a results CSV, each checked (``_REQUIRED``); one line naming the file and line."""
+    path = Path(path)
+    try:
+        rows = read_rows(path)
+    except (UnicodeDecodeError, csv.Error) as e:
+        raise ValueError(f"{path}: not a readable CSV ({type(e).__name__}); give a results file") from None
+    missing = [c for c in _REQUIRED if rows and c not in rows[0]]
+    if missing:
+        raise ValueError(f"{path}: not a results file, columns {missing} are missing")
+    for n, row in enumerate(rows, start=2):
+        if None in row:
+            raise ValueError(f"{path} line {n}: more cells than columns; the row is damaged, fix or "
+                             "delete it")
+        for key, kind in _REQUIRED.items():
+            cell = row.get(key)
+            if cell in (None, ""):
+                raise ValueError(f"{path} line {n}: {key} is empty (the row is cut short?); fix or delete it")
+            try:
+                number = kind(cell)
+            except ValueError:
+                raise ValueError(f"{path} line {n}: {key} {cell!r} is not a {kind.__name__}") from None
+            if kind is float and not math.isfinite(number):
+                raise ValueError(f"{path} line {n}: {key} {cell!r} is not a finite number")
+    return rows
 
 
 def append_row(path: str | os.PathLike, row: dict[str, Any]) -> Path:

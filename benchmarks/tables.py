@@ -17,7 +17,7 @@ from typing import Any
 from tabulate import tabulate
 
 from benchmarks.protocols import default_registry
-from benchmarks.results import read_rows
+from benchmarks.results import read_rows, read_runs
 
 ARROW = {"lower": "↓", "higher": "↑"}
 DIRECTION = {"fvd": "lower", "is": "higher"}
@@ -180,7 +180,7 @@ def render(paper_path: str | os.PathLike, runs_path: str | os.PathLike, *, table
 
     Raises FileNotFoundError naming a missing CSV, and ValueError when the selection has no rows.
     """
-    paper, runs = read_rows(paper_path), read_rows(runs_path)
+    paper, runs = read_rows(paper_path), read_runs(runs_path)
     runs = [r for r in runs if protocol in (None, r["protocol"])]
     sections: list[str] = []
     lines: list[dict[str, Any]] = []

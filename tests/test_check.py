@@ -22,6 +22,8 @@ ROWS = [
 
 
 def write_ci(path: Path, rows=ROWS) -> Path:
+    (path.parent / "checkpoints").mkdir(exist_ok=True)
+    (path.parent / "checkpoints" / "m.pt").touch()  # rows are validated before any work: it must exist
     with open(path, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=CI_FIELDS, lineterminator="\n")
         w.writeheader()
@@ -94,3 +96,37 @@ def test_cli_exits_nonzero_on_drift(tmp_path, monkeypatch):
     res = CliRunner().invoke(main, ["check", "--ci", str(ci), "--quiet"])
     assert res.exit_code == 0 and "within tolerance" in res.output
     assert len(steady.seen) == 1
+
+
+@pytest.mark.parametrize("change,message", [
+    ({"name": "../../escape"}, r"name '../../escape' must be letters"),
+    ({"name": "/abs"}, r"name '/abs' must be"),
+    ({"protocol": "shapes-predicton"}, r"line 2: unknown protocol 'shapes-predicton'; did you mean"),
+    ({"method": "copy-first"}, r"method 'copy-first' must be 'ckpt' or a baseline"),
+    ({"num_videos": "-3"}, r"num_videos '-3' must be a whole number >= 1"),
+    ({"tolerance": "lots"}, r"tolerance 'lots' is not a number"),
+    ({"value": "nan"}, r"value 'nan' must be a finite number"),
+])
+def test_malformed_ci_rows_are_refused_before_any_work(tmp_path, change, message):
+    ci = write_ci(tmp_path / "ci.csv", [{**ROWS[0], **change}, ROWS[1]])
+    runner = fake_runner({"copy-last": 100.0, "m.pt": 200.0})
+    with pytest.raises(ValueError, match=message):
+        check(ci, runner=runner, progress=False, echo=lambda s: None)
+    assert runner.seen == []  # nothing ran
+
+
+def test_row_names_never_become_paths(tmp_path):
+    ci = write_ci(tmp_path / "ci.csv")
+    runner = fake_runner({"copy-last": 100.0, "m.pt": 200.0})
+    check(ci, runner=runner, progress=False, echo=lambda s: None)
+    for spec in runner.seen:
+        assert "/" not in Path(spec.out_dir).name and Path(spec.out_dir).name.startswith("row-")
+
+
+def test_a_file_that_is_not_a_ci_file_is_refused(tmp_path):
+    (tmp_path / "ci.csv").write_text("a,b\n1,2\n")
+    with pytest.raises(ValueError, match=r"ci.csv: not a CI file, columns \['name'"):
+        read_ci(tmp_path / "ci.csv")
+    (tmp_path / "bin.csv").write_bytes(bytes(range(256)))
+    with pytest.raises(ValueError, match="bin.csv: not a readable CSV"):
+        read_ci(tmp_path / "bin.csv")

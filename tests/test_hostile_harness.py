@@ -121,3 +121,41 @@ def test_a_row_that_cannot_be_written_still_prints_the_value(tmp_path: Path, mon
     assert res.exit_code == 1
     assert "FVD " in res.output  # the computed number is printed before the error
     assert "could not append the row to" in res.output and "No space left" in res.output
+
+
+def _runs_csv(tmp: Path, body: str) -> str:
+    header = "date,protocol,version,method,metric,value,std,num_videos,samples_per_video,repeats\n"
+    (tmp / "runs.csv").write_text(header + body)
+    return str(tmp / "runs.csv")
+
+
+TABLE_CASES: list[tuple[str, Callable[[Path], str], str]] = [
+    ("missing file", lambda t: str(t / "missing.csv"), r"missing\.csv: no such results file"),
+    ("a folder", lambda t: str(t), r"no such results file"),
+    ("row cut short", lambda t: _runs_csv(t, "2026-01-01,shapes-prediction,1,copy-last,fvd,12.0\n"),
+     r"runs\.csv line 2: num_videos is empty \(the row is cut short\?\)"),
+    ("value not a number", lambda t: _runs_csv(t, "d,shapes-prediction,1,copy-last,fvd,big,,32,1,1\n"),
+     r"runs\.csv line 2: value 'big' is not a float"),
+    ("binary file", lambda t: (t / "runs.csv").write_bytes(bytes(range(256)) * 2) and str(t / "runs.csv"),
+     r"runs\.csv: not a readable CSV"),
+    ("not a results file", lambda t: (t / "runs.csv").write_text("a,b\n1,2\n") and str(t / "runs.csv"),
+     r"not a results file, columns \['protocol'"),
+]
+
+
+@pytest.mark.parametrize("name,build,pattern", TABLE_CASES, ids=[c[0] for c in TABLE_CASES])
+def test_table_refuses_bad_runs_files(tmp_path: Path, name: str, build, pattern: str) -> None:
+    res = CliRunner().invoke(main, ["table", "--table", "embedded", "--runs", build(tmp_path)])
+    _one_line_error(res, pattern)
+
+
+def test_check_refuses_a_malformed_ci_file_at_once(tmp_path: Path) -> None:
+    (tmp_path / "ci.csv").write_text("name,protocol\n../x,shapes-prediction\n")
+    res = CliRunner().invoke(main, ["check", "--ci", str(tmp_path / "ci.csv"), "--quiet"])
+    _one_line_error(res, r"ci\.csv: not a CI file, columns \['method'")
+
+
+def test_demo_out_pointing_at_a_file_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "out").write_text("not a folder")
+    res = CliRunner().invoke(main, ["demo", "--out", str(tmp_path / "out"), "--quiet"])
+    _one_line_error(res, r"--out .*out is a file; give a folder")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import multiprocessing
 from pathlib import Path
 
 import pytest
@@ -72,3 +73,23 @@ def test_append_creates_the_csv_and_leaves_nothing_else(tmp_path, monkeypatch):
     append_row(folder / "runs.csv", {"protocol": "b", "value": 2.0})
     assert [p.name for p in folder.iterdir()] == ["runs.csv"]  # no lock or temp file beside it
     assert [r["protocol"] for r in read_rows(folder / "runs.csv")] == ["a", "b"]
+
+
+def _append_many(path: str, tag: str, n: int) -> None:
+    for i in range(n):
+        append_row(path, {"protocol": f"{tag}{i}", "value": float(i)})
+
+
+def test_concurrent_appends_lose_no_row(tmp_path, monkeypatch):
+    monkeypatch.setenv("RAMVID_CACHE", str(tmp_path / "cache"))  # inherited by the spawned processes
+    path = str(tmp_path / "runs.csv")
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_append_many, args=(path, tag, 15)) for tag in "ab"]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+    assert [p.exitcode for p in procs] == [0, 0]
+    expected = sorted(f"{tag}{i}" for tag in "ab" for i in range(15))
+    assert sorted(r["protocol"] for r in read_rows(path)) == expected
+    assert [p.name for p in tmp_path.iterdir() if p.name != "cache"] == ["runs.csv"]

@@ -55,7 +55,7 @@ def run(dry_run: bool, as_json: bool, **kw: Any) -> None:
     \b
     Examples:
       ramvid-bench run shapes-prediction --baseline copy-last
-      ramvid-bench run shapes-prediction --ckpt results/checkpoints/showcase-tiny-shapes.pt --gif p.gif
+      ramvid-bench run shapes-prediction --ckpt benchmarks/assets/checkpoints/showcase-tiny-shapes.pt
       ramvid-bench run bair-prediction --ckpt ema.pt --preset bair --data-path bair.h5 --dry-run
     """
     from benchmarks.runner import describe
@@ -87,10 +87,11 @@ def run(dry_run: bool, as_json: bool, **kw: Any) -> None:
 @click.option("--protocol", help="Only rows of this protocol.")
 @click.option("--format", "fmt", type=click.Choice(["markdown", "csv"]), default="markdown",
               show_default=True, help="Output: markdown tables or csv.")
-@click.option("--runs", default="results/runs.csv", show_default=True, help="Our results CSV.")
-@click.option("--paper", default=None, help="Reported numbers (default: the repo's results/paper.csv).")
+@click.option("--runs", default=None, help="Our results CSV (default: results/runs.csv here if it exists, "
+              "else the project's record shipped with the package).")
+@click.option("--paper", default=None, help="Reported numbers (default: the package's paper.csv).")
 @one_line_errors
-def table(table_id: str | None, protocol: str | None, fmt: str, runs: str, paper: str | None) -> None:
+def table(table_id: str | None, protocol: str | None, fmt: str, runs: str | None, paper: str | None) -> None:
     """Render the paper's tables, reported | reproduced, plus the embedded-data tables.
 
     \b
@@ -98,19 +99,20 @@ def table(table_id: str | None, protocol: str | None, fmt: str, runs: str, paper
       ramvid-bench table --table 1
       ramvid-bench table --table embedded --format csv
     """
-    from benchmarks.demo import PAPER_CSV
+    from benchmarks.assets import default_runs_csv, paper_csv
     from benchmarks.tables import render
 
     if protocol is not None:
         from benchmarks.protocols import get_protocol
 
         get_protocol(protocol)  # unknown names get suggestions
-    click.echo(render(paper or PAPER_CSV, runs, table=table_id, protocol=protocol, fmt=fmt), nl=False)
+    click.echo(render(paper or paper_csv(), runs or default_runs_csv(), table=table_id, protocol=protocol,
+                      fmt=fmt), nl=False)
 
 
 @click.command("check")
 @click.option("--tolerance", type=float, help="Absolute tolerance for every row (default: each row's own).")
-@click.option("--ci", "ci_path", default=None, help="Reference rows (default: the repo's results/ci.csv).")
+@click.option("--ci", "ci_path", default=None, help="Reference rows (default: the package's ci.csv).")
 @click.option("--only", help="Only rows whose name contains one of these (comma-separated).")
 @click.option("--device", default=None, help="cpu, cuda, cuda:1 (default: cuda if available).")
 @click.option("--update", is_flag=True, help="Store the recomputed values (after an intended change).")
@@ -118,15 +120,14 @@ def table(table_id: str | None, protocol: str | None, fmt: str, runs: str, paper
 @one_line_errors
 def check(tolerance: float | None, ci_path: str | None, only: str | None, device: str | None,
           update: bool, quiet: bool) -> None:
-    """Recompute results/ci.csv rows; exit non-zero naming every row that drifted.
+    """Recompute the CI reference rows (ci.csv); exit non-zero naming every row that drifted.
 
     \b
     Example:  ramvid-bench check --only baseline
     """
     from benchmarks.check import check as run_check
-    from benchmarks.demo import RESULTS_DIR
 
-    results = run_check(ci_path or RESULTS_DIR / "ci.csv", tolerance=tolerance, only=only,
+    results = run_check(ci_path, tolerance=tolerance, only=only,
                         device=device, update=update, progress=not quiet, echo=click.echo)
     bad = [r.name for r in results if not r.ok]
     if bad and not update:
