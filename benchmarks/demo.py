@@ -50,9 +50,8 @@ def infill_samples(ckpt: Path, out: Path, *, num: int = 4, protocol: str = "shap
     from ramvid.checkpoint import load_model
     from ramvid.data import open_dataset
     from ramvid.sampling import generate
-    from ramvid.video import grid_frames, save_npz, write_gif
-
     from ramvid.utils import resolve_device
+    from ramvid.video import grid_frames, save_npz, write_gif
 
     p = get_protocol(protocol)
     dev = resolve_device(device)

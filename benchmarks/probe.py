@@ -9,7 +9,7 @@ whose high-t error sits at or above ``mean`` has not learnt to carry the known f
 the layout of its samples (decided at high t) owes little to them. Values are in model units
 ([-1, 1] pixels, squared).
 
-    ramvid-bench probe results/checkpoints/showcase-tiny-shapes.pt --cond 0,1,2,3
+    ramvid-bench probe benchmarks/assets/checkpoints/showcase-tiny-shapes.pt --cond 0,1,2,3
 """
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ A training checkpoint carries model, EMA and AdamW state (~4x the weights). The 
 EMA weights only, under both ``ema`` and ``model`` (the same tensors, saved once), with the config,
 step, dataset and git hash, so ``ramvid.checkpoint.load_model`` reads it like any other.
 
-    ramvid-bench showcase runs/showcase results/checkpoints/showcase-tiny-shapes.pt
+    ramvid-bench showcase runs/showcase benchmarks/assets/checkpoints/showcase-tiny-shapes.pt
 """
 from __future__ import annotations
 

@@ -18,7 +18,7 @@ def probe(ckpt: str, cond: str, num: int, data: str | None, data_path: str | Non
     """x0 error of CKPT by noise level against copy-last and the per-clip mean (benchmarks/probe.py).
 
     \b
-    Example:  ramvid-bench probe results/checkpoints/showcase-tiny-shapes.pt --cond 0,1,2,3
+    Example:  ramvid-bench probe benchmarks/assets/checkpoints/showcase-tiny-shapes.pt --cond 0,1,2,3
     """
     from benchmarks.probe import format_rows, probe_checkpoint
     from ramvid.masking import parse_cond_indices
@@ -38,7 +38,7 @@ def showcase(run_dir: str, dst: str) -> None:
     """Store RUN_DIR's newest checkpoint as a slim EMA-only model at DST, with TRAINING.md and the loss log.
 
     \b
-    Example:  ramvid-bench showcase runs/showcase results/checkpoints/showcase-tiny-shapes.pt
+    Example:  ramvid-bench showcase runs/showcase benchmarks/assets/checkpoints/showcase-tiny-shapes.pt
     """
     from benchmarks.showcase import store_showcase
 
