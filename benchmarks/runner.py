@@ -26,10 +26,11 @@ from benchmarks.registry import Protocol
 from benchmarks.results import DEFAULT_RESULTS, append_row
 from benchmarks.scoring import score
 from benchmarks.shards import ShardStore
+from benchmarks.workload import workload
 from ramvid.sampling import SAMPLERS
 from ramvid.specs import option, validate
 from ramvid.specs import to_dict as spec_dict
-from ramvid.utils import git_hash, resolve_device
+from ramvid.utils import clean_stale_temp, git_hash, note, resolve_device
 
 DEFAULT_RUNS_DIR = Path("runs")
 
@@ -51,13 +52,17 @@ class RunSpec:
                                  choices=tuple(SAMPLERS))
     seed: int | None = option(None, "Override the protocol's sampling seed (video i draws from (seed, i)); "
                               "the row records it. Report a model over a few seeds.")
-    batch_size: int = option(16, "Videos per sampler and feature batch (numbers do not depend on it).",
-                             min=1)
+    batch_size: int = option(16, "Videos per sampler and feature batch (noise draws do not depend on it; "
+                             "CPU float rounding may move a pixel by 1/255, see README).", min=1)
     device: str | None = option(None, "cpu, cuda, cuda:1 (default: cuda if available).")
     results: str | None = option(str(DEFAULT_RESULTS), "CSV to append the row to.")
     out_dir: str | None = option(None, "Work dir for sample shards (default runs/<protocol>-<hash>/; "
                                  "resumable).")
     gif: str | None = option(None, "Write a GIF grid of real (top) vs generated (bottom) clips here.")
+    shard: str | None = option(None, "I/N: generate only share I of N of the samples (array jobs without a "
+                               "launcher); the run that completes the folder scores it.")
+    merge: bool = option(False, "Generate nothing: score the work dir once every shard is done, else list "
+                         "what is missing.")
     progress: bool = option(True, "No progress bars.", flag="--quiet", invert=True)
     stop_after_shards: int | None = option(None, "testing hook: simulate an interruption", cli=False)
     overrides: tuple[tuple[str, Any], ...] = option((), "any other Protocol field", cli=False)
@@ -70,17 +75,30 @@ class RunSpec:
             raise ValueError("give a protocol name (`ramvid-bench protocols` lists them)")
         if (self.ckpt is None) == (self.baseline is None):
             raise ValueError("give exactly one of --ckpt CKPT or --baseline NAME")
+        if self.shard is not None:
+            parse_shard(self.shard)
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"I/N"`` -> (I, N) with 0 <= I < N; one line naming ``--shard`` otherwise."""
+    parts = text.split("/")
+    if len(parts) == 2 and all(p.strip().isdigit() for p in parts):
+        i, n = int(parts[0]), int(parts[1])
+        if 0 <= i < n:
+            return i, n
+    raise ValueError(f"--shard {text!r}: write I/N with 0 <= I < N, e.g. --shard 0/4 ... --shard 3/4")
 
 
 @dataclass
 class RunResult:
     protocol: Protocol
-    value: float
+    value: float | None
     std: float | None
     per_repeat: list[float]
     row: dict[str, Any]
     work_dir: Path
     row_error: str | None = None  # set when the row could not be recorded (the value still holds)
+    missing: int = 0  # samples still missing after a --shard run (then value is None)
 
 
 class Interrupted(RuntimeError):
@@ -102,7 +120,8 @@ def describe(spec: RunSpec) -> dict[str, Any]:
     return {"spec": spec_dict(spec), "protocol": p.to_dict(), "method": method, "preset": spec.preset,
             "data_path": spec.data_path, "batch_size": spec.batch_size,
             "device": str(resolve_device(spec.device)), "results": spec.results,
-            "generated_frames": list(p.generated), "metric_frames": list(p.metric_indices)}
+            "generated_frames": list(p.generated), "metric_frames": list(p.metric_indices),
+            "workload": workload(p, ckpt=spec.ckpt, preset=spec.preset)}
 
 
 def _work_dir(spec: RunSpec, p: Protocol, method: Method) -> tuple[Path, dict[str, Any]]:
@@ -118,57 +137,86 @@ def _keys(p: Protocol) -> list[tuple[int, int]]:
     return [(v, s) for s in range(total) for v in range(p.num_videos)]
 
 
-def _todo(p: Protocol, done: set[tuple[int, int]]) -> list[tuple[int, int]]:
-    """(video, sample) keys still missing, in (sample, video) order."""
-    return [k for k in _keys(p) if k not in done]
+Key = tuple[int, int]
+
+
+def _share(keys: list[Key], share: tuple[int, int], batch_size: int) -> list[list[Key]]:
+    """The batches of ``keys`` (cut every ``batch_size``) that belong to share I of N: c mod N == I."""
+    i, n = share
+    batches = [keys[lo:lo + batch_size] for lo in range(0, len(keys), batch_size)]
+    return batches[i::n]
 
 
 def generate_missing(p: Protocol, method: Method, store: ShardStore, *, batch_size: int,
-                     progress: bool, stop_after: int | None = None) -> int:
-    """Produce every missing sample, one shard per batch; returns the number of new shards."""
-    todo = _todo(p, store.done_keys())
+                     progress: bool, stop_after: int | None = None, share: tuple[int, int] = (0, 1)) -> int:
+    """Produce every missing sample of this process's ``share`` (I, N); returns the new shard count.
+
+    The workload's keys are cut into batches of ``batch_size`` in (sample, video) order and batch c
+    belongs to share c mod N, so every process (and every ``--shard``) runs exactly the batches a
+    single process would: the same videos side by side, hence the same numbers.
+    """
+    done = store.done_keys()
+    batches = _share(_keys(p), share, batch_size)
+    total = sum(len(b) for b in batches)
     written = 0
-    total = p.num_videos * p.samples_per_video * p.repeats
-    with tqdm(total=total, initial=total - len(todo), desc=f"{method.name} samples", unit="video",
-              disable=not progress) as bar:
-        for lo in range(0, len(todo), batch_size):
+    with tqdm(total=total, initial=sum(k in done for b in batches for k in b), unit="video",
+              desc=f"{method.name} samples", disable=not progress) as bar:
+        for batch in batches:
+            keys = [k for k in batch if k not in done]
+            if not keys:
+                continue
             if stop_after is not None and written >= stop_after:
                 raise Interrupted(f"stopped after {written} shards (resume by running again)")
-            keys = todo[lo:lo + batch_size]
             store.write(method.produce(keys), keys)
             written += 1
             bar.update(len(keys))
     return written
 
 
-def run(spec: RunSpec) -> RunResult:
-    """Evaluate ``spec`` end to end (see the module docstring)."""
-    from ramvid.data import open_dataset
+def run(spec: RunSpec) -> RunResult | None:
+    """Evaluate ``spec`` end to end (see the module docstring).
+
+    Under torchrun, rank r of G generates the batches c with c mod G == r (within ``--shard I/N``:
+    share I*G + r of N*G) into the same work dir; after a barrier rank 0 alone scores and records
+    the row, so the number is the one-process number. Returns None on the other ranks, and a result
+    with ``value`` None when a ``--shard`` run leaves samples missing (``missing`` says how many).
+    """
+    from ramvid import distributed
 
     t0 = time.time()
     check_results_path(spec.results)
     p = resolve(spec)
     dev = resolve_device(spec.device)
-    source = None  # unconditional IS needs no real clips (unless they are the baseline)
-    if p.cond or p.metric == "fvd" or spec.baseline == "real":
-        source = open_dataset(p.dataset, p.split, frames=p.frames, resolution=p.resolution,
-                              path=spec.data_path, seed=p.data_seed)
-    if source is not None and len(source) < p.num_videos:
-        raise ValueError(f"{p.dataset}/{p.split} has {len(source)} clips but the protocol needs "
-                         f"{p.num_videos}; lower --num-videos")
+    world = distributed.init(dev)
+    dev = distributed.local_device(dev, world)
+    i, n = parse_shard(spec.shard) if spec.shard else (0, 1)
+    share = (i * world.size + world.rank, n * world.size)
+    source = _source(spec, p)
     method = make_method(p, source, ckpt=spec.ckpt, preset=spec.preset, baseline=spec.baseline,
-                         device=str(dev), progress=spec.progress)
+                         device=str(dev), progress=spec.progress and world.main)
     root, manifest = _work_dir(spec, p, method)
     store = ShardStore(root, manifest)
-    with store.writing():
-        generate_missing(p, method, store, batch_size=spec.batch_size, progress=spec.progress,
-                         stop_after=spec.stop_after_shards)
+    stale, nbytes = clean_stale_temp(root)  # shards of killed runs (a minute old: no live writer's)
+    if stale and world.main:
+        note(f"{root}: removed {stale} stale temp file(s) of killed writes ({nbytes / 1e6:.1f} MB)")
+    if not spec.merge:
+        with store.writing(f"{share[0]}of{share[1]}"):
+            generate_missing(p, method, store, batch_size=spec.batch_size, progress=spec.progress,
+                             stop_after=spec.stop_after_shards, share=share)
+    distributed.barrier(world)
+    if not world.main:
+        return None
+    missing = set(_keys(p)) - store.done_keys()
+    if missing and (spec.shard or world.active) and not spec.merge:
+        return RunResult(protocol=p, value=None, std=None, per_repeat=[], row={}, work_dir=root,
+                         missing=len(missing))
+    with store.writing("score"):
         store.check_keys(set(_keys(p)))
         value, std, per_repeat = score(p, source, store, batch_size=spec.batch_size, device=dev,
                                        progress=spec.progress)
     if spec.gif and source is not None:
         write_run_gif(spec.gif, p, source, store)
-    row = _row(p, spec, method, value, std, dev, time.time() - t0)
+    row = _row(p, spec, method, value, std, dev, time.time() - t0, world.size)
     row_error = None
     if spec.results:
         try:
@@ -177,6 +225,20 @@ def run(spec: RunSpec) -> RunResult:
             row_error = f"could not append the row to {spec.results}: {type(e).__name__}: {e}"
     return RunResult(protocol=p, value=value, std=std, per_repeat=per_repeat, row=row, work_dir=root,
                      row_error=row_error)
+
+
+def _source(spec: RunSpec, p: Protocol) -> Any:
+    """The protocol's test clips (None for unconditional IS, which needs no real clips)."""
+    from ramvid.data import open_dataset
+
+    if not (p.cond or p.metric == "fvd" or spec.baseline == "real"):
+        return None
+    source = open_dataset(p.dataset, p.split, frames=p.frames, resolution=p.resolution,
+                          path=spec.data_path, seed=p.data_seed)
+    if len(source) < p.num_videos:
+        raise ValueError(f"{p.dataset}/{p.split} has {len(source)} clips but the protocol needs "
+                         f"{p.num_videos}; lower --num-videos")
+    return source
 
 
 def check_results_path(path: str | None) -> None:
@@ -199,7 +261,7 @@ def check_results_path(path: str | None) -> None:
 
 
 def _row(p: Protocol, spec: RunSpec, method: Method, value: float, std: float | None,
-         dev: torch.device, wall: float) -> dict[str, Any]:
+         dev: torch.device, wall: float, processes: int = 1) -> dict[str, Any]:
     row: dict[str, Any] = {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "protocol": p.name, "version": p.version, "metric": p.metric, "value": value, "std": std,
@@ -208,7 +270,7 @@ def _row(p: Protocol, spec: RunSpec, method: Method, value: float, std: float | 
         "sampler_steps": p.sampler_steps if method.name == "ramvid" else "",
         "resample": p.resample if method.name == "ramvid" else "", "batch_size": spec.batch_size,
         "device": str(dev), "threads": torch.get_num_threads(), "git_hash": git_hash(),
-        "wall_s": round(wall, 1),
+        "wall_s": round(wall, 1), "processes": processes,
         "spec": json.dumps(spec_dict(spec, non_default=True), sort_keys=True),
     }
     row.update(method.row)

@@ -20,7 +20,7 @@ import numpy as np
 from ramvid.utils import atomic_path
 from ramvid.video import save_npz
 
-_SHARD = re.compile(r"^shard-(\d{5,})\.npz$")
+_SHARD = re.compile(r"^shard-(\d{5,})(?:-v(\d+))?\.npz$")
 
 
 class ShardStore:
@@ -39,7 +39,8 @@ class ShardStore:
                 tmp.write_text(text)
 
     def shards(self) -> list[Path]:
-        found = [(int(m.group(1)), p) for p in self.root.iterdir() if (m := _SHARD.match(p.name))]
+        found = [((int(m.group(1)), int(m.group(2) or -1)), p) for p in self.root.iterdir()
+                 if (m := _SHARD.match(p.name))]
         return [p for _, p in sorted(found)]
 
     def done_keys(self) -> set[tuple[int, int]]:
@@ -78,28 +79,32 @@ class ShardStore:
                              f"sample {missing[0][1]}); run again to generate them")
 
     @contextlib.contextmanager
-    def writing(self) -> Iterator[None]:
-        """Hold the folder's write lock; a second run on the same folder is refused in one line."""
+    def writing(self, part: str = "all") -> Iterator[None]:
+        """Hold the write lock of one ``part`` of the folder (a share ``I of N``, or ``score``); a second
+        process on the same part is refused in one line. Different shares may write at once: their
+        keys are disjoint, and ``check_keys`` refuses any overlap before scoring."""
         from filelock import FileLock, Timeout
 
-        lock = FileLock(self.root / ".write.lock")
+        lock = FileLock(self.root / f".write-{part}.lock")
         try:
             lock.acquire(timeout=0)
         except Timeout:
-            raise ValueError(f"{self.root} is being written by another run; wait for it to finish or pass "
-                             "another --out-dir") from None
+            raise ValueError(f"{self.root} is being written by another run ({part}); wait for it to finish "
+                             "or pass another --out-dir") from None
         try:
             yield
         finally:
             lock.release()
 
     def write(self, videos: np.ndarray, keys: list[tuple[int, int]]) -> Path:
-        """Store one batch as the next shard (atomic)."""
-        if len(videos) != len(keys):
+        """Store one batch as a shard named by its first key, ``shard-<sample>-v<video>.npz`` (atomic).
+
+        Keys are never generated twice, so the name is unique whichever process writes it.
+        """
+        if len(videos) != len(keys) or not keys:
             raise ValueError(f"{len(videos)} videos but {len(keys)} keys")
-        existing = self.shards()
-        index = int(_SHARD.match(existing[-1].name).group(1)) + 1 if existing else 0
-        return save_npz(self.root / f"shard-{index:05d}.npz", videos,
+        v, s = keys[0]
+        return save_npz(self.root / f"shard-{s:05d}-v{v:07d}.npz", videos,
                         keys=np.asarray(keys, np.int64).reshape(-1, 2))
 
     def iter_batches(self, samples: set[int] | None = None) -> Iterator[np.ndarray]:

@@ -6,31 +6,37 @@ every pitfall this reproduces and the size of each deviation).
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import os
 import re
 import warnings
 from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from metrics._io import atomic_path, cache_dir, file_sha256, resolve_device
+from metrics._io import CacheCorrupt, arrays_sha256, cache_dir, read_cache, resolve_device, write_cache
 from metrics.frechet import frechet_distance
 from metrics.i3d import I3D, MIN_FRAMES, load_i3d
 from metrics.resize import RESIZE_RULE
 from metrics.stats import Stats, StreamingStats
 
 FEATURE_DIM = 400
-STATS_VERSION = 1  # bump when anything that changes the statistics changes
+STATS_VERSION = 2  # bump when anything that changes the statistics changes (2: key by tensors)
 VideosLike = np.ndarray | torch.Tensor | Iterable[np.ndarray | torch.Tensor]
 _MODELS: dict[tuple[str, str], I3D] = {}
 
 
 def get_i3d(weights: str | None = None, device: str | torch.device | None = None) -> I3D:
-    """``load_i3d`` memoised per (weights, device), so repeated calls do not reload."""
+    """``load_i3d`` memoised per (weights source, device), so repeated calls do not reload.
+
+    The source is the one ``load_i3d`` would use (argument, else ``$RAMVID_I3D_WEIGHTS``), so a
+    changed setting is never answered from memory."""
     dev = resolve_device(device)
-    key = (str(weights or ""), str(dev))
+    key = (str(weights or os.environ.get("RAMVID_I3D_WEIGHTS") or ""), str(dev))
     if key not in _MODELS:
         _MODELS[key] = load_i3d(weights, dev)
     return _MODELS[key]
@@ -127,36 +133,80 @@ def compute_fvd(real: VideosLike, fake: VideosLike, **kw: Any) -> float:
     return fvd_from_stats(video_stats(real, **kw), video_stats(fake, **kw))
 
 
-def stats_key(key: dict, *, weights: str | None = None, frames: int | None = None) -> dict:
+def weights_digest(model: Callable) -> str:
+    """sha256 of the weights an extractor actually computes with (its state dict, as it is now).
+
+    A module is hashed from its tensors, so weights changed on disk or in memory give a new digest;
+    any other callable must say who it is with a ``weights_sha256`` attribute.
+    """
+    if isinstance(model, torch.nn.Module):
+        return arrays_sha256(model.state_dict())
+    digest = getattr(model, "weights_sha256", "")
+    if not digest:
+        raise ValueError(f"cached statistics need the extractor's weights digest: {model!r} is not a torch "
+                         "module and has no weights_sha256 attribute; set one, or use video_stats")
+    return str(digest)
+
+
+def stats_key(key: dict, *, weights_sha256: str, frames: int | None = None) -> dict:
     """Everything that affects cached statistics: the caller's key plus extractor, weights, resize."""
-    from metrics.i3d_weights import BN_EPS, find_weights
+    from metrics.i3d_weights import BN_EPS
 
     return {"key": key, "frames": frames, "extractor": "i3d-kinetics-400-logits",
-            "weights_sha256": file_sha256(find_weights(weights)), "resize": RESIZE_RULE, "size": 224,
+            "weights_sha256": weights_sha256, "resize": RESIZE_RULE, "size": 224,
             "bn_eps": BN_EPS, "stats": "float64, 1/(N-1)", "version": STATS_VERSION}
 
 
+def _stats_arrays(stats: Stats, text: str) -> dict[str, np.ndarray]:
+    return {"mu": np.asarray(stats.mu, np.float64), "sigma": np.asarray(stats.sigma, np.float64),
+            "n": np.asarray(stats.n, np.int64), "frames": np.asarray(stats.frames or 0, np.int64),
+            "key_json": np.asarray(text)}
+
+
+def _parse_stats(data: bytes, text: str) -> Stats:
+    """Statistics from a cached .npz's bytes, after checking the sha256 stored beside them."""
+    with np.load(io.BytesIO(data), allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    stored = str(arrays.pop("sha256", ""))
+    if not stored:
+        raise CacheCorrupt("has no checksum (written by an older version)")
+    if arrays_sha256(arrays) != stored:
+        raise CacheCorrupt("failed its checksum")
+    if str(arrays["key_json"]) != text:
+        raise CacheCorrupt("holds statistics for another key")
+    f = int(arrays["frames"])
+    return Stats(mu=arrays["mu"], sigma=arrays["sigma"], n=int(arrays["n"]), frames=f if f > 0 else None)
+
+
 def cached_video_stats(name: str, key: dict, make_batches: Callable[[], VideosLike], *,
-                       frames: int | None = None, weights: str | None = None, **kw: Any) -> Stats:
+                       frames: int | None = None, weights: str | None = None,
+                       model: Callable | None = None, **kw: Any) -> Stats:
     """``video_stats(make_batches(), **kw)``, cached under ``$RAMVID_CACHE/fvd_stats``.
 
-    The file name is ``name`` (made filesystem-safe) plus a hash of ``stats_key`` (caller's key,
-    frames, weights sha256, resize rule, versions); ``make_batches`` is called only on a miss.
+    The file name is ``name`` (made filesystem-safe) plus a hash of ``stats_key``: the caller's key,
+    frames, the sha256 of the weights the extractor actually holds (``weights_digest``), the resize
+    rule and versions. Each file stores a sha256 of its contents, checked on every read; a file that
+    fails it is recomputed with a one-line ``CacheWarning``, and so is a cache that cannot be written.
+    ``make_batches`` is called only on a miss.
     """
-    full = stats_key(key, weights=weights, frames=frames)
-    text = json.dumps(full, sort_keys=True, default=str)
+    model = model if model is not None else get_i3d(weights, kw.get("device"))
+    text = json.dumps(stats_key(key, weights_sha256=weights_digest(model), frames=frames),
+                      sort_keys=True, default=str)
     digest = hashlib.sha256(text.encode()).hexdigest()[:16]
     slug = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-") or "stats"
     path = cache_dir("fvd_stats") / f"{slug}-{digest}.npz"
-    if path.is_file():
-        with np.load(path) as z:
-            if str(z["key_json"]) == text:
-                f = int(z["frames"])
-                return Stats(mu=z["mu"], sigma=z["sigma"], n=int(z["n"]), frames=f if f > 0 else None)
-    stats = video_stats(make_batches(), weights=weights, **kw)
+    hit = read_cache(path, lambda data: _parse_stats(data, text))
+    if hit is not None:
+        return hit
+    stats = video_stats(make_batches(), weights=weights, model=model, **kw)
     if frames is not None and stats.frames != frames:
         raise ValueError(f"cached_video_stats({name!r}): videos have {stats.frames} frames, "
                          f"the key says {frames}")
-    with atomic_path(path) as tmp, open(tmp, "wb") as f:
-        np.savez(f, mu=stats.mu, sigma=stats.sigma, n=stats.n, frames=stats.frames or 0, key_json=text)
+    arrays = _stats_arrays(stats, text)
+    checksum = arrays_sha256(arrays)
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays, sha256=np.asarray(checksum))
+    write_cache(path, write)
     return stats

@@ -100,7 +100,7 @@ class I3D(nn.Module):
         self.Conv3d_2c_3x3 = Unit3D(64, 192, 3)
         self.mixed = nn.ModuleDict({name: Mixed(cin, c) for name, (cin, c) in MIXED.items()})
         self.logits = Unit3D(1024, 400, 1, relu=False)
-        self.weights_sha256 = ""
+        self.weights_sha256 = ""  # sha256 of the folded tensors loaded (i3d_weights.load_folded)
 
     def preprocess(self, videos: torch.Tensor) -> torch.Tensor:
         """uint8 [N, T, H, W, 3] -> float32 [N, 3, T, 224, 224] in [-1, 1] (channels-last-3d)."""
@@ -164,9 +164,9 @@ def load_i3d(weights: str | os.PathLike | None = None, device: str | torch.devic
     """
     from metrics.i3d_weights import BN_EPS, load_folded
 
-    units, sha = load_folded(weights, eps=BN_EPS if bn_eps is None else bn_eps)
+    units, digest = load_folded(weights, eps=BN_EPS if bn_eps is None else bn_eps)
     model = I3D()
     model.load_folded(units)
-    model.weights_sha256 = sha
+    model.weights_sha256 = digest
     model.requires_grad_(False)
     return model.eval().to(device=resolve_device(device), memory_format=torch.channels_last_3d)

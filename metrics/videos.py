@@ -6,12 +6,14 @@ read batch by batch (never whole), so memory does not grow with the number of vi
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -39,46 +41,90 @@ class VideoSet:
 
 
 def _check_layout(shape: tuple[int, ...], dtype: np.dtype, where: str) -> None:
+    """uint8 [N, T, H, W, 3] with N >= 1, or one line that names ``where`` and says how to convert."""
+    if dtype.hasobject:
+        raise ValueError(f"{where}: holds Python objects (a pickle), which are not loaded; save the videos "
+                         "as a uint8 [N, T, H, W, 3] array with np.save(path, x.astype(np.uint8))")
     if len(shape) != 5 or shape[-1] != 3:
-        raise ValueError(f"{where}: expected videos [N, T, H, W, 3], got shape {list(shape)}")
+        hint = "; one video? add the batch axis with x[None]" if len(shape) == 4 and shape[-1] == 3 else ""
+        raise ValueError(f"{where}: expected uint8 videos [N, T, H, W, 3], got {len(shape)}-D shape "
+                         f"{list(shape)}{hint}")
     if dtype != np.uint8:
-        raise ValueError(f"{where}: expected uint8 videos (0..255), got {dtype}; save them with "
-                         "np.clip(x, 0, 255).astype(np.uint8)")
+        how = "np.clip(x, 0, 255).astype(np.uint8)"
+        if dtype.kind == "f":
+            how = "np.clip(np.round(x * 255), 0, 255).astype(np.uint8) (x in 0..1; drop * 255 for 0..255)"
+        raise ValueError(f"{where}: {dtype} videos; expected uint8 [N, T, H, W, 3] (0..255): "
+                         f"convert with {how}")
+    if shape[0] == 0:
+        raise ValueError(f"{where}: 0 videos; the file must hold at least one uint8 [T, H, W, 3] video")
 
 
 def _npy_header(f: BinaryIO, where: str) -> tuple[tuple[int, ...], np.dtype]:
-    version = np.lib.format.read_magic(f)
-    read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-    shape, fortran, dtype = read(f)
+    fmt = np.lib.format
+    try:
+        version = fmt.read_magic(f)
+        read = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+        shape, fortran, dtype = read(f)
+    except (ValueError, EOFError, OSError, SyntaxError) as e:  # numpy's messages do not name the file
+        detail = _first_line(e)
+        if "pickle" in detail:  # numpy's advice for oversized headers is to trust the file: never
+            detail = "header too large to read safely"
+        raise ValueError(f"{where}: not a readable .npy array ({detail}); "
+                         "save the videos with np.save(path, x)") from None
+    _check_layout(shape, dtype, where)
     if fortran:
         raise ValueError(f"{where}: Fortran-ordered array; save it with np.ascontiguousarray(x)")
-    _check_layout(shape, dtype, where)
     return tuple(shape), dtype
 
 
-def _npy_stream(f: BinaryIO, shape: tuple[int, ...], batch_size: int) -> VideoBatches:
+def _first_line(e: BaseException) -> str:
+    lines = [ln for ln in str(e).strip().splitlines() if ln.strip()]
+    return lines[0][:160] if lines else type(e).__name__
+
+
+def _check_size(where: str, shape: tuple[int, ...], data_start: int, size: int) -> None:
+    """A truncated array fails here, before any network runs, not halfway through the set."""
+    need = data_start + int(np.prod(shape))
+    if size < need:
+        whole = max(size - data_start, 0) // max(int(np.prod(shape[1:])), 1)
+        raise ValueError(f"{where}: truncated: the header says {shape[0]} videos ({need} bytes), the file "
+                         f"has {size} bytes ({whole} whole videos); write it again")
+
+
+def _npy_stream(f: BinaryIO, shape: tuple[int, ...], batch_size: int, where: str) -> VideoBatches:
     per_video = int(np.prod(shape[1:]))
     for start in range(0, shape[0], batch_size):
         b = min(batch_size, shape[0] - start)
         buf = f.read(b * per_video)
         if len(buf) != b * per_video:
-            raise ValueError(f"truncated array: expected {shape[0]} videos, file ends after {start}")
+            raise ValueError(f"{where}: truncated: expected {shape[0]} videos, the data ends after {start}")
         yield np.frombuffer(bytearray(buf), np.uint8).reshape(b, *shape[1:])  # writable copy
 
 
 def _npy(path: Path, batch_size: int) -> tuple[Callable[[], VideoBatches], tuple[int, ...]]:
     with open(path, "rb") as f:
         shape, _ = _npy_header(f, str(path))
+        _check_size(str(path), shape, f.tell(), os.fstat(f.fileno()).st_size)
 
     def gen() -> VideoBatches:
         with open(path, "rb") as f:
             _npy_header(f, str(path))
-            yield from _npy_stream(f, shape, batch_size)
+            yield from _npy_stream(f, shape, batch_size, str(path))
     return gen, shape
 
 
+@contextlib.contextmanager
+def _zip_errors(path: Path) -> Iterator[None]:
+    """zipfile's errors (BadZipFile is no OSError) as one line naming the file."""
+    try:
+        yield
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as e:
+        raise ValueError(f"{path}: not a readable .npz file ({_first_line(e)}); it may be truncated: "
+                         "write it again with np.savez(path, videos=x)") from None
+
+
 def _npz_member(path: Path, key: str | None) -> str:
-    with zipfile.ZipFile(path) as z:
+    with _zip_errors(path), zipfile.ZipFile(path) as z:
         names = [n[:-4] for n in z.namelist() if n.endswith(".npy")]
     if key is None:
         key = "videos" if "videos" in names else (names[0] if len(names) == 1 else None)
@@ -90,14 +136,30 @@ def _npz_member(path: Path, key: str | None) -> str:
 
 def _npz(path: Path, key: str | None, batch_size: int) -> tuple[Callable[[], VideoBatches], tuple[int, ...]]:
     member = _npz_member(path, key)
-    with zipfile.ZipFile(path) as z, z.open(member) as f:
-        shape, _ = _npy_header(f, f"{path}:{member}")
+    where = f"{path}:{member}"
+    with _zip_errors(path), zipfile.ZipFile(path) as z, z.open(member) as f:
+        shape, _ = _npy_header(f, where)
+        _check_size(where, shape, f.tell(), z.getinfo(member).file_size)
 
     def gen() -> VideoBatches:
-        with zipfile.ZipFile(path) as z, z.open(member) as f:
-            _npy_header(f, f"{path}:{member}")
-            yield from _npy_stream(f, shape, batch_size)
+        with _zip_errors(path), zipfile.ZipFile(path) as z, z.open(member) as f:
+            _npy_header(f, where)
+            yield from _npy_stream(f, shape, batch_size, where)
     return gen, shape
+
+
+@contextlib.contextmanager
+def open_h5(path: str | os.PathLike) -> Iterator[Any]:
+    """``h5py.File(path, "r")``; a file HDF5 cannot open is one line naming it (h5py's does not)."""
+    import h5py
+
+    try:
+        f = h5py.File(path, "r")
+    except OSError as e:
+        raise ValueError(f"{path}: not a readable HDF5 file ({_first_line(e)}); it may be truncated: "
+                         "write it again") from None
+    with f:
+        yield f
 
 
 def _h5_key(h5, path: Path, key: str | None) -> str:  # noqa: ANN001
@@ -115,19 +177,22 @@ def _h5_key(h5, path: Path, key: str | None) -> str:  # noqa: ANN001
 
 
 def _h5(path: Path, key: str | None, batch_size: int) -> tuple[Callable[[], VideoBatches], tuple[int, ...]]:
-    import h5py
-
-    with h5py.File(path, "r") as h5:
+    with open_h5(path) as h5:
         key = _h5_key(h5, path, key)
         _check_layout(h5[key].shape, h5[key].dtype, f"{path}:{key}")
         shape = tuple(h5[key].shape)
         n = shape[0]
 
     def gen() -> VideoBatches:
-        with h5py.File(path, "r") as h5:
+        with open_h5(path) as h5:
             ds = h5[key]
             for start in range(0, n, batch_size):
-                yield np.asarray(ds[start:start + batch_size])
+                try:
+                    batch = np.asarray(ds[start:start + batch_size])
+                except OSError as e:
+                    raise ValueError(f"{path}:{key}: cannot read videos {start}.. ({_first_line(e)}); "
+                                     "the file may be damaged: write it again") from None
+                yield batch
     return gen, shape
 
 

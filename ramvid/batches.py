@@ -8,7 +8,10 @@ worker processes (the same numbers either way).
 from __future__ import annotations
 
 import multiprocessing
+import os
 import pickle
+import threading
+import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any, Protocol
 
@@ -58,9 +61,24 @@ def draw_batch(dataset: ClipSource, config: RamvidConfig, seed: int, step: int, 
 _WORKER: dict[str, Any] = {}
 
 
-def _worker_init(dataset: ClipSource, config: RamvidConfig, seed: int) -> None:
+def _worker_init(dataset: ClipSource, config: RamvidConfig, seed: int, parent: int) -> None:
+    _exit_with_parent(parent)
     torch.set_num_threads(1)
     _WORKER.update(dataset=dataset, config=config, seed=seed)
+
+
+def _exit_with_parent(parent: int, poll_s: float = 0.5) -> None:
+    """End this worker when the training process ``parent`` dies, even by SIGKILL (which runs no cleanup).
+
+    An orphan is adopted by another process, so its parent pid changes; a daemon thread polls it.
+    ``parent`` is passed in, not read here, so a parent that died before this ran is noticed too.
+    """
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(poll_s)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def _worker_draw(step: int, start: int, stop: int) -> tuple[np.ndarray, ...]:
@@ -91,7 +109,7 @@ class Batches:
                                  f"worker processes ({type(e).__name__}: {e}); use --workers 0") from None
             ctx = multiprocessing.get_context("spawn")  # no fork after CUDA init
             self.pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init,
-                                            initargs=(dataset, config, seed))
+                                            initargs=(dataset, config, seed, os.getpid()))
 
     def __call__(self, step: int, items: range) -> Batch:
         if self.pool is None:

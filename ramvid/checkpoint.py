@@ -103,6 +103,7 @@ def load_model(path: str | os.PathLike, *, preset: str | None = None, use_ema: b
     Self-describing checkpoints rebuild from their stored config (``preset``, if given, must agree);
     a bare state dict needs ``preset``. ``use_ema`` picks the EMA weights when the file has them.
     Returns ``(model, config, info)``; ``info`` has step, sha256, path, dataset, weights, git_hash.
+    Weights with NaN/inf values are refused (ValueError naming the file and the first bad tensor).
     """
     from ramvid.model import build_model, load_state_dict_checked  # the network is only needed here
 
@@ -128,11 +129,21 @@ def load_model(path: str | os.PathLike, *, preset: str | None = None, use_ema: b
     else:
         raise ValueError(f"{path}: neither a ramvid checkpoint (no format_version) nor a flat "
                          "state dict of tensors")
+    _check_finite(path, state, weights)
     model = build_model(config.model)
     load_state_dict_checked(model, state)
     model = model.to(device).eval()
     info.update(path=str(path), sha256=file_sha256(path), weights=weights)
     return model, config, info
+
+
+def _check_finite(path: Path, state: dict[str, Any], weights: str) -> None:
+    """A NaN/inf weight samples black videos without any error: refuse it here, naming the tensor."""
+    for name, v in state.items():
+        if isinstance(v, torch.Tensor) and v.is_floating_point() and not torch.isfinite(v).all():
+            bad = int((~torch.isfinite(v)).sum())
+            raise ValueError(f"{path}: {weights} weight {name} has {bad} NaN/inf value(s); the checkpoint "
+                             "is broken, use an earlier one")
 
 
 def _check_preset_agrees(path: Path, config: RamvidConfig, preset: str) -> None:

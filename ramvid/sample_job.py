@@ -37,7 +37,8 @@ class SampleSpec:
     gif: str | None = option(None, "Also write a GIF grid: real (top) vs generated, known frames framed "
                              "green.")
     sampling: SamplerSettings = SamplerSettings()
-    batch_size: int = option(8, "Videos per sampler batch (the samples do not depend on it).", min=1)
+    batch_size: int = option(8, "Videos per sampler batch (the noise does not depend on it; the videos "
+                             "only by float rounding, at most 1/255).", min=1)
     device: str | None = option(None, "cpu, cuda, cuda:1 ... (default: CUDA if available).")
     progress: bool = option(True, "No progress bars.", flag="--quiet", invert=True)
 

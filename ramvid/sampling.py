@@ -1,7 +1,8 @@
 """Samplers: RaMViD's conditional ancestral DDPM, DDIM, and ``generate`` from uint8 to uint8 videos.
 
-Noise is drawn per video from that video's own generator (``randn_per_item``), so video i is
-identical at any batch size and on any number of processes.
+Noise is drawn per video from that video's own generator (``randn_per_item``), so video i gets the
+same noise at any batch size and on any number of processes (what that guarantees for the output:
+see ``generate``).
 """
 from __future__ import annotations
 
@@ -139,6 +140,15 @@ def _check_known(known: np.ndarray, frames: int, resolution: int) -> np.ndarray:
     return known
 
 
+def _check_finite(x: torch.Tensor, first: int, n: int) -> None:
+    """NaN/inf would become black frames in ``to_uint8``: refuse, naming the first bad video."""
+    bad = ~torch.isfinite(x).flatten(1).all(1)
+    if bool(bad.any()):
+        i = first + int(bad.nonzero()[0, 0])
+        raise ValueError(f"video {i} (of {n}): the sampler output has NaN/inf values, so the model's outputs "
+                         "are not finite; nothing was written (check the checkpoint)")
+
+
 def generate(model: torch.nn.Module, config: RamvidConfig, known_uint8: np.ndarray | None,
              cond_indices: Sequence[int], settings: SamplerSettings | None = None, *, n: int | None = None,
              keys: Sequence[Sequence[int]] | None = None, frames: int | None = None, batch_size: int = 8,
@@ -150,7 +160,15 @@ def generate(model: torch.nn.Module, config: RamvidConfig, known_uint8: np.ndarr
     (the U-Net takes any T). ``settings`` (or its fields as keywords: ``sampler``, ``steps``,
     ``eta``, ``resample``, ``seed``) say how to sample; ``steps=None`` runs the full chain. Video i
     uses ``make_generator(seed, *keys[i])`` (default keys[i] = (i,)); its known frames are copied
-    into the output bit-exactly. ``model`` (pass the EMA weights) is moved to ``device``.
+    into the output bit-exactly. ``model`` (pass the EMA weights) is moved to ``device``. A NaN/inf
+    in the sampler's output is refused (ValueError naming the video), never written as black frames.
+
+    Batch size: every noise draw of video i is bit-identical at any ``batch_size`` and in any
+    process, and at a fixed batch size (same device and threads) the output is bit-identical run to
+    run. Across batch sizes the network's CPU kernels may round differently (another batch shape,
+    another summation order), so a uint8 value sitting at a rounding boundary can move by 1/255.
+    Measured on the showcase model (shapes test clips 0-5, cond 0-3, DDIM 10 steps, batch 1, 2, 3
+    and 6): float outputs within 4.7e-5, uint8 within 1/255 on at most 1.9e-4 of the values.
     """
     settings = dataclasses.replace(settings or SamplerSettings(), **sampler)
     steps, seed = settings.steps, settings.seed
@@ -191,6 +209,7 @@ def generate(model: torch.nn.Module, config: RamvidConfig, known_uint8: np.ndarr
             mask = mask_from_indices(cond, frames, batch=hi - lo, device=dev)
             gens = [make_generator(seed, *keys[i]) for i in range(lo, hi)]
             x = SAMPLERS[settings.sampler].run(denoiser, schedule, x_known, mask, gens, settings, progress)
+            _check_finite(x, lo, n)
             out[lo:hi] = to_uint8(x)
             if known_uint8 is not None and cond:
                 out[lo:hi, list(cond)] = known_uint8[lo:hi, list(cond)]

@@ -43,7 +43,15 @@ from ramvid.diffusion import PREDICTIONS
 from ramvid.ema import Ema
 from ramvid.specs import option, validate
 from ramvid.specs import to_dict as spec_dict
-from ramvid.utils import atomic_write, git_hash, make_generator, resolve_device, seed_for
+from ramvid.utils import (
+    atomic_write,
+    clean_stale_temp,
+    git_hash,
+    make_generator,
+    note,
+    resolve_device,
+    seed_for,
+)
 from ramvid.video import to_model
 
 INIT_KEY = 2**31 - 1  # generator key for the weight init, apart from any step index
@@ -255,6 +263,9 @@ def _write_run_files(out_dir: Path, config: RamvidConfig, spec: TrainSpec, data:
         return lambda p: p.write_text(json.dumps(obj, indent=2) + "\n")
 
     out_dir.mkdir(parents=True, exist_ok=True)
+    removed, nbytes = clean_stale_temp(out_dir)  # left by checkpoint writes of killed runs
+    if removed:
+        note(f"{out_dir}: removed {removed} stale temp file(s) of killed writes ({nbytes / 1e6:.1f} MB)")
     atomic_write(out_dir / "config.json", dump(config.to_dict()))
     run = {"seed": spec.seed, "steps": spec.steps, "dataset": data, "device": str(dev),
            "git_hash": git_hash(), "resumed_from": None if ckpt is None else ckpt.name,
@@ -264,11 +275,27 @@ def _write_run_files(out_dir: Path, config: RamvidConfig, spec: TrainSpec, data:
 
 
 def _truncate_log(path: Path, step: int) -> None:
-    """Drop log lines past ``step`` (steps run after the last checkpoint of an interrupted run)."""
+    """Drop log lines past ``step`` (steps run after the last checkpoint of an interrupted run).
+
+    A last line cut short (the run was killed mid-write) is dropped with a note; a broken line
+    anywhere else is not ours to guess about: ValueError naming the file and line.
+    """
     if not path.exists():
         return
-    lines = [ln for ln in path.read_text().splitlines() if ln.strip()]
-    kept = [ln for ln in lines if json.loads(ln)["step"] <= step]
+    lines = path.read_text(errors="replace").splitlines()
+    numbered = [(i, ln) for i, ln in enumerate(lines, 1) if ln.strip()]
+    kept = []
+    for j, (i, ln) in enumerate(numbered):
+        try:
+            row_step = int(json.loads(ln)["step"])
+        except (ValueError, KeyError, TypeError):
+            if j < len(numbered) - 1:
+                raise ValueError(f"{path}: line {i} is not a log row ({ln[:60]!r}); fix or delete that "
+                                 "line, then --resume again") from None
+            note(f"{path}: dropped the cut-off last line {i} (the run was killed while writing it)")
+            continue
+        if row_step <= step:
+            kept.append(ln)
     atomic_write(path, lambda p: p.write_text("".join(ln + "\n" for ln in kept)))
 
 

@@ -5,6 +5,8 @@ Also the `.npz` sample files (key ``videos``) and GIF grids with the known frame
 from __future__ import annotations
 
 import os
+import zipfile
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -15,15 +17,33 @@ from ramvid.utils import atomic_path
 
 
 def check_videos(videos: np.ndarray, name: str = "videos") -> np.ndarray:
-    """Assert the on-disk contract: uint8 [N, T, H, W, 3]. One clear line on violation."""
+    """Assert the on-disk contract: uint8 [N, T, H, W, 3]. One clear line (with the fix) on violation."""
     if not isinstance(videos, np.ndarray):
         raise ValueError(f"{name}: expected a numpy array, got {type(videos).__name__}")
     if videos.ndim != 5 or videos.shape[-1] != 3:
-        raise ValueError(f"{name}: expected shape [N, T, H, W, 3], got {list(videos.shape)}")
+        raise ValueError(f"{name}: expected shape [N, T, H, W, 3], got {list(videos.shape)}"
+                         f"{_shape_hint(videos)}")
     if videos.dtype != np.uint8:
-        raise ValueError(f"{name}: expected dtype uint8 (0..255), got {videos.dtype}; convert with "
-                         "np.clip(x, 0, 255).astype(np.uint8)")
+        raise ValueError(f"{name}: expected dtype uint8 (0..255), got {videos.dtype}; {_dtype_hint(videos)}")
     return videos
+
+
+def _shape_hint(videos: np.ndarray) -> str:
+    if videos.ndim == 5 and videos.shape[1] == 3:
+        return "; channels first? convert with x.transpose(0, 2, 3, 4, 1)"
+    if videos.ndim == 4 and videos.shape[-1] == 3:
+        return "; one video? add the batch axis with x[None]"
+    if videos.ndim == 4:
+        return "; grey videos? repeat the channel with np.repeat(x[..., None], 3, axis=-1)"
+    return ""
+
+
+def _dtype_hint(videos: np.ndarray) -> str:
+    if videos.dtype.kind == "f" and videos.size and np.nanmin(videos) >= -1 and np.nanmax(videos) <= 1:
+        scale = "((x + 1) * 127.5)" if np.nanmin(videos) < 0 else "(x * 255)"
+        return f"values lie in [{'-1' if np.nanmin(videos) < 0 else '0'}, 1]: convert with " \
+               f"np.clip({scale}.round(), 0, 255).astype(np.uint8)"
+    return "convert with np.clip(x, 0, 255).astype(np.uint8)"
 
 
 def to_model(videos: np.ndarray | torch.Tensor, device: torch.device | str = "cpu") -> torch.Tensor:
@@ -48,19 +68,57 @@ def save_npz(path: str | os.PathLike, videos: np.ndarray, **extra: np.ndarray) -
 
 
 def load_npz(path: str | os.PathLike) -> np.ndarray:
-    """Read uint8 [N, T, H, W, 3] from an ``.npz`` (key ``videos`` or its only array) or ``.npy``."""
+    """Read uint8 [N, T, H, W, 3] (N >= 1) from an ``.npz`` (key ``videos`` or its only array) or ``.npy``.
+
+    Never unpickles: a file holding Python objects is refused. Anything unreadable (truncated,
+    not numpy at all) is one ValueError line naming the file.
+    """
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file")
-    if path.suffix == ".npy":
-        return check_videos(np.load(path), str(path))
-    with np.load(path) as z:
+    if not path.is_file():
+        raise ValueError(f"{path}: not a file; pass an .npz (or .npy) of uint8 videos [N, T, H, W, 3]")
+    try:
+        videos = _read_videos(path)
+    except _NotVideos:
+        raise
+    except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as e:
+        if "allow_pickle" in str(e):  # numpy's words for "this holds pickled objects"
+            raise ValueError(f"{path}: {_PICKLED}") from None
+        reason = (str(e).strip().splitlines() or [type(e).__name__])[0][:120]
+        raise ValueError(f"{path}: not a readable .npz/.npy file ({type(e).__name__}: {reason}); is it "
+                         "truncated? write it with np.savez(path, videos=x)") from None
+    check_videos(videos, str(path))
+    if len(videos) == 0:
+        raise ValueError(f"{path}: holds 0 videos (shape {list(videos.shape)}); pass at least one")
+    return videos
+
+
+_PICKLED = ("holds pickled Python objects, which are never loaded (they could run code); save a plain "
+            "uint8 array with np.savez(path, videos=x)")
+
+
+class _NotVideos(ValueError):
+    """Not a video file we can use; the message already names the file and the fix."""
+
+
+def _read_videos(path: Path) -> np.ndarray:
+    with open(path, "rb") as f:
+        magic = f.read(6)
+    if magic.startswith(b"\x80"):  # a bare pickle: numpy would need to unpickle it
+        raise _NotVideos(f"{path}: {_PICKLED}")
+    if magic == b"\x93NUMPY":
+        return np.load(path, allow_pickle=False)
+    if not magic.startswith(b"PK"):
+        what = "empty" if not magic else f"starts with {magic!r}"
+        raise _NotVideos(f"{path}: not an .npz or .npy file ({what}); write it with np.savez(path, videos=x)")
+    with np.load(path, allow_pickle=False) as z:
         keys = list(z.keys())
         if "videos" in keys:
-            return check_videos(z["videos"], str(path))
+            return z["videos"]
         if len(keys) == 1:
-            return check_videos(z[keys[0]], str(path))
-    raise ValueError(f"{path}: no 'videos' array (found {keys}); save with np.savez(path, videos=x)")
+            return z[keys[0]]
+    raise _NotVideos(f"{path}: no 'videos' array (found {keys}); save with np.savez(path, videos=x)")
 
 
 def grid_frames(rows: Sequence[np.ndarray], known: Sequence[int] = (), border: int = 2) -> np.ndarray:

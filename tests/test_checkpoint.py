@@ -110,3 +110,18 @@ def test_save_is_atomic_and_latest_picks_highest_step(tmp_path: Path) -> None:
             save_checkpoint(tmp_path / "ckpt-10.pt", {"step": 11})
     assert read_checkpoint(tmp_path / "ckpt-10.pt")["step"] == 10  # old file intact
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_non_finite_weights_are_refused_naming_file_and_tensor(trained: Path, tmp_path: Path) -> None:
+    obj = torch.load(trained, map_location="cpu", weights_only=True)
+    name = sorted(k for k, v in obj["ema"].items() if v.is_floating_point())[3]
+    obj["ema"][name].view(-1)[0] = float("nan")
+    save_checkpoint(tmp_path / "nan.pt", {k: v for k, v in obj.items() if k != "format_version"})
+    with pytest.raises(ValueError, match=rf"nan\.pt: ema weight {name} has 1 NaN/inf value"):
+        load_model(tmp_path / "nan.pt")
+    load_model(tmp_path / "nan.pt", use_ema=False)  # the raw weights are fine: usable on purpose
+    bare = {k: v.clone() for k, v in obj["model"].items()}
+    bare[name].view(-1)[-1] = float("inf")
+    torch.save(bare, tmp_path / "bare.pt")
+    with pytest.raises(ValueError, match=rf"bare\.pt: model weight {name} has 1 NaN/inf"):
+        load_model(tmp_path / "bare.pt", preset="tiny")

@@ -83,15 +83,13 @@ def test_nan_features_are_an_error(stub) -> None:  # noqa: ANN001
 
 def test_cache_round_trip(stub, tmp_path, monkeypatch) -> None:  # noqa: ANN001
     monkeypatch.setenv("RAMVID_CACHE", str(tmp_path))
-    weights = tmp_path / "w.ckpt"
-    weights.write_bytes(b"stand-in weights: only their sha256 enters the key")
     made = []
 
     def make():  # noqa: ANN202
         made.append(1)
         return _videos(3)
 
-    kw = dict(weights=str(weights), model=stub, batch_size=4)
+    kw = dict(model=stub, batch_size=4)  # the key holds the sha256 of the extractor's own tensors
     a = cached_video_stats("bair test/16", {"dataset": "bair", "split": "test"}, make, frames=9, **kw)
     b = cached_video_stats("bair test/16", {"dataset": "bair", "split": "test"}, make, frames=9, **kw)
     assert len(made) == 1 and np.array_equal(a.mu, b.mu) and np.array_equal(a.sigma, b.sigma)
@@ -99,7 +97,8 @@ def test_cache_round_trip(stub, tmp_path, monkeypatch) -> None:  # noqa: ANN001
     (path,) = (tmp_path / "fvd_stats").glob("*.npz")
     assert path.name.startswith("bair-test-16-")
     cached_video_stats("bair test/16", {"dataset": "bair", "split": "val"}, make, frames=9, **kw)
-    weights.write_bytes(b"other weights")
+    with torch.no_grad():
+        stub.proj[0, 0] += 1.0  # other weights: a new key, whatever file they came from
     cached_video_stats("bair test/16", {"dataset": "bair", "split": "test"}, make, frames=9, **kw)
     assert len(made) == 3 and len(list((tmp_path / "fvd_stats").glob("*.npz"))) == 3
     assert not list((tmp_path / "fvd_stats").glob(".*tmp"))

@@ -79,7 +79,7 @@ def test_a_second_writer_of_a_work_dir_is_refused(tmp_path: Path) -> None:
     with pytest.raises(Interrupted):
         run(spec)  # creates the work dir and its manifest
     manifest = json.loads((tmp_path / "work" / "manifest.json").read_text())
-    with ShardStore(tmp_path / "work", manifest).writing():  # another run holds the folder
+    with ShardStore(tmp_path / "work", manifest).writing("0of1"):  # another run holds the folder
         with pytest.raises(ValueError, match="is being written by another run"):
             run(dataclasses.replace(spec, stop_after_shards=None))
     assert not (tmp_path / "runs.csv").exists()
@@ -93,9 +93,10 @@ def test_repeated_keys_are_never_scored(tmp_path: Path, monkeypatch) -> None:
     store_dir = tmp_path / "work"
     manifest = json.loads((store_dir / "manifest.json").read_text())
     store = ShardStore(store_dir, manifest)
-    with np.load(store.shards()[0]) as z:
-        store.write(z["videos"], [tuple(k) for k in z["keys"]])  # the same keys again
-    with pytest.raises(ValueError, match=r"video 0 sample 0 is in both shard-00000.npz and shard-0000\d"):
+    with np.load(store.shards()[0]) as z:  # the same keys again, first key different: a new file
+        store.write(z["videos"][::-1], [tuple(k) for k in z["keys"][::-1]])
+    repeated = r"video \d sample 0 is in both shard-00000-v\d+\.npz and shard-00000-v\d+\.npz"
+    with pytest.raises(ValueError, match=repeated):
         run(spec)
     # a shard with keys outside the workload is refused too
     for p in store.shards()[1:]:

@@ -91,13 +91,14 @@ def test_converted_cache_is_reused(tmp_path, monkeypatch) -> None:  # noqa: ANN0
     monkeypatch.setenv("RAMVID_CACHE", str(tmp_path / "cache"))
     path = tmp_path / "w.ckpt"
     path.write_bytes(pickle.dumps(_tiny_tree(np.random.default_rng(3))))
-    first, sha = i3d_weights.load_folded(path, check_sha=False)
-    assert sha == hashlib.sha256(path.read_bytes()).hexdigest()
+    source_sha = hashlib.sha256(path.read_bytes()).hexdigest()
+    first, digest = i3d_weights.load_folded(path, check_sha=False)
+    assert digest == i3d_weights.arrays_sha256(first)  # the digest of the tensors, not of the pickle
     (cached,) = (tmp_path / "cache" / "i3d").glob("*.safetensors")
     path.write_bytes(b"not read again")  # same name would now fail the unpickler...
-    monkeypatch.setattr(i3d_weights, "file_sha256", lambda p: sha)  # ...but the cache is keyed by sha
-    again, _ = i3d_weights.load_folded(path, check_sha=False)
-    assert cached.exists() and torch.equal(first["U.weight"], again["U.weight"])
+    monkeypatch.setattr(i3d_weights, "file_sha256", lambda p: source_sha)  # ...but the cache is keyed by it
+    again, digest_again = i3d_weights.load_folded(path, check_sha=False)
+    assert cached.exists() and torch.equal(first["U.weight"], again["U.weight"]) and digest_again == digest
 
 
 def test_forward_checks_its_input_contract() -> None:

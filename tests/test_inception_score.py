@@ -76,6 +76,8 @@ def test_repeats_must_divide_n() -> None:
         split_scores(np.full((3, 4), 0.25), splits=4)
     with pytest.raises(ValueError, match="groups of 2 videos into 3 splits"):
         score_probs(np.full((4, 4), 0.25), splits=3, repeats=2)
+    with pytest.raises(ValueError, match="no videos"):
+        score_probs(np.zeros((0, 4)), splits=1, repeats=1)
 
 
 def test_missing_weights_error_names_both_files(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

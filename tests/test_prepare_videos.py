@@ -170,3 +170,38 @@ def test_kinetics_annotation_csv(tmp_path):
                                   "reason": "not in the annotation CSVs"}]
     val = open_dataset("kinetics", "val", frames=16, resolution=16, path=tmp_path / "k.h5")
     assert list(val.labels) == [0] and val.attrs["classes"] == ["abseiling", "riding camel"]
+
+
+def test_file_names_that_are_not_utf8_are_skipped_and_reported(tmp_path):
+    import os
+
+    src = tmp_path / "src"
+    encode(src / "a/good.mp4")
+    encode(src / "a/bad.mp4")
+    os.rename(os.fsencode(src / "a/bad.mp4"), os.fsencode(src / "a") + b"/bad\xffname.mp4")
+    os.mkdir(os.fsencode(src) + b"/cl\xfe")  # a class folder with a bad name, too
+    encode(src / "c.mp4")
+    os.rename(os.fsencode(src / "c.mp4"), os.fsencode(src) + b"/cl\xfe/c.mp4")
+    report = prepare_videos(src, tmp_path / "u.h5", resolution=16, workers=0, progress=False)
+    assert report["videos"] == 1
+    reason = "undecodable file name: not UTF-8; rename the file"
+    assert report["skipped"] == [{"item": r"a/bad\xffname.mp4", "reason": reason},
+                                 {"item": r"cl\xfe/c.mp4", "reason": reason}]
+    prepared = open_dataset("hdf5", "train", frames=16, resolution=16, path=tmp_path / "u.h5")
+    assert prepared.names == ["a/good.mp4"] and prepared.attrs["classes"] == ["a"]
+
+
+@pytest.mark.parametrize("existing", [b"my notes", b"", b"\x89HDF\r\n\x1a\n not really"],
+                         ids=["text", "empty", "fake-hdf5"])
+def test_out_that_is_another_file_is_refused_untouched(folder, tmp_path, existing):
+    out = tmp_path / "notes.h5"
+    out.write_bytes(existing)
+    with pytest.raises(ValueError, match=r"--out .*notes\.h5: exists and is not a prepared ramvid-videos"):
+        prepare_videos(folder, out, resolution=16, workers=0, progress=False)
+    assert out.read_bytes() == existing
+    with h5py.File(tmp_path / "other.h5", "w") as f:  # a real HDF5 file, but not ours
+        f["x"] = np.zeros(3)
+    with pytest.raises(ValueError, match=r"other\.h5: exists and is not a prepared"):
+        prepare_videos(folder, tmp_path / "other.h5", resolution=16, workers=0, progress=False)
+    with pytest.raises(ValueError, match="is a folder"):
+        prepare_videos(folder, tmp_path, resolution=16, workers=0, progress=False)

@@ -208,3 +208,47 @@ def test_cli_known_frames_from_dataset(ckpt: str, tmp_path, sample_config, sampl
     real = open_dataset("shapes", "test", frames=frames, resolution=res, seed=0).clips([0, 1])
     with np.load(out) as z:
         assert np.array_equal(z["videos"][:, [0, 1]], real[:, [0, 1]])
+
+
+def test_generate_refuses_non_finite_output_naming_the_video(tiny_denoiser, make_known, gen) -> None:
+    class NanOnWhite(torch.nn.Module):
+        """The tiny denoiser, but NaN for any video whose known frame 0 is all white."""
+
+        def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+            white = (x[:, :, 0] == 1).flatten(1).all(1).view(-1, 1, 1, 1, 1)
+            return torch.where(white, torch.nan, tiny_denoiser(x, t))
+
+    known = make_known(3)
+    known[2, 0] = 255
+    with pytest.raises(ValueError, match=r"video 2 \(of 3\): the sampler output has NaN/inf"):
+        gen(NanOnWhite(), known, (0,), batch_size=2)
+
+
+def test_generate_batch_size_what_holds(make_known) -> None:
+    """Noise draws are bit-identical at any batch size; outputs bit-identical at one batch size; across
+    batch sizes (other CPU kernel shapes) only float rounding: within 1/255 (docstring of generate)."""
+    from ramvid.config import ModelConfig, RamvidConfig
+    from ramvid.sampling import generate
+    from ramvid.utils import randn_per_item
+
+    shape = (3, 6, 16, 16)
+    batch = randn_per_item(shape, [make_generator(1, i) for i in range(3)])
+    alone = torch.cat([randn_per_item(shape, [make_generator(1, i)]) for i in range(3)])
+    assert torch.equal(batch, alone)
+    # Joint attention at 8x8, as in the tiny preset: this network does round differently by batch.
+    config = RamvidConfig(name="attn", frames=6, model=ModelConfig(
+        image_size=16, model_channels=32, channel_mult=(1, 2), num_res_blocks=1, attention_resolutions=(8,),
+        num_heads=4))
+    torch.manual_seed(0)
+    model = build_model(config.model)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn_like(p) * 0.05)
+    known = np.random.default_rng(0).integers(0, 256, (3, 6, 16, 16, 3), dtype=np.uint8)
+    out = {bs: generate(model, config, known, (0,), sampler="ddim", steps=3, seed=1, batch_size=bs,
+                        device="cpu", progress=False) for bs in (1, 3)}
+    assert np.array_equal(out[3], generate(model, config, known, (0,), sampler="ddim", steps=3, seed=1,
+                                           batch_size=3, device="cpu", progress=False))
+    diff = np.abs(out[1].astype(int) - out[3].astype(int))
+    assert diff.max() <= 1 and np.count_nonzero(diff) / diff.size < 1e-2
+    assert out[1][:, 1:].std() > 10  # a non-trivial network

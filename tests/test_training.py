@@ -207,3 +207,106 @@ def test_cli_train_on_shapes_resumes(tmp_path: Path, monkeypatch, tiny_config) -
     bad = CliRunner().invoke(main, ["train", "--preset", "nope", "--data", "shapes", "--steps", "1",
                                     "--out", str(tmp_path / "x")])
     assert bad.exit_code != 0 and "unknown preset 'nope'" in bad.output
+
+
+# --- faults: killed writes, killed runs -----------------------------------------------------------
+
+
+def test_cut_off_last_log_line_is_dropped_on_resume(tmp_path: Path, run, capsys) -> None:
+    run(tmp_path, 2)
+    with open(tmp_path / "log.jsonl", "a") as f:
+        f.write('{"step": 3, "loss": 0.9')  # killed while writing step 3's row
+    assert run(tmp_path, 3, resume=True).step == 3
+    assert [r["step"] for r in log_rows(tmp_path)] == [1, 2, 3]
+    err = capsys.readouterr().err
+    assert "log.jsonl: dropped the cut-off last line 3" in err and len(err.strip().splitlines()) == 1
+
+
+def test_broken_log_line_in_the_middle_is_an_error(tmp_path: Path, run) -> None:
+    run(tmp_path, 2)
+    log = tmp_path / "log.jsonl"
+    rows = log.read_text().splitlines()
+    log.write_text("\n".join([rows[0], "garbage", rows[1]]) + "\n")
+    with pytest.raises(ValueError, match=r"log\.jsonl: line 2 is not a log row"):
+        run(tmp_path, 3, resume=True)
+
+
+def test_stale_temp_files_are_removed_at_start(tmp_path: Path, run, capsys) -> None:
+    import os
+
+    stale = tmp_path / ".ckpt-2.pt.k3j_9x0q.tmp"  # a killed checkpoint write: atomic_path's naming
+    stale.write_bytes(b"x" * 5000)
+    live = tmp_path / ".ckpt-4.pt.ab12cd34.tmp"  # a writer at work right now: recent mtime
+    live.write_bytes(b"y")
+    others = [tmp_path / n for n in ("notes.tmp", ".notes.tmp", "ckpt-2.pt.k3j_9x0q.tmp", ".a.b.tmp")]
+    for p in [stale, *others]:
+        p.touch()
+        os.utime(p, (1e9, 1e9))  # 2001: long stale
+    run(tmp_path, 1)
+    assert not stale.exists() and live.exists() and all(p.exists() for p in others)
+    err = capsys.readouterr().err
+    assert "removed 1 stale temp file(s) of killed writes (0.0 MB)" in err
+
+
+def _children(pid: int) -> set[int]:
+    """Live (non-zombie) processes whose parent is ``pid`` (Linux /proc)."""
+    found = set()
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                stat = (d / "stat").read_text()
+            except OSError:
+                continue
+            state, ppid = stat.rsplit(")", 1)[1].split()[:2]
+            if int(ppid) == pid and state != "Z":
+                found.add(int(d.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+_TRAIN_FOREVER = """
+import json, sys
+from ramvid.config import RamvidConfig
+from ramvid.data import open_dataset
+from ramvid.training import train
+config = RamvidConfig.from_dict(json.loads(sys.argv[1]))
+source = open_dataset("shapes", "train", frames=config.frames, resolution=config.resolution)
+train(config, source, steps=10**6, out_dir=sys.argv[2], workers=1, save_every=10**6, progress=False,
+      data="shapes", device="cpu")
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)")
+def test_workers_exit_when_the_training_process_is_killed(tmp_path: Path, tiny_config) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out, repo = tmp_path / "run", Path(__file__).resolve().parents[1]
+    proc = subprocess.Popen([sys.executable, "-c", _TRAIN_FOREVER, json.dumps(tiny_config().to_dict()),
+                             str(out)], cwd=repo, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        # A logged step means a worker has started (and run its initializer) and delivered a batch.
+        while not ((out / "log.jsonl").exists() and (out / "log.jsonl").read_text().strip()):
+            assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+            assert time.monotonic() < deadline, "no training step within 120 s"
+            time.sleep(0.2)
+        workers = _children(proc.pid)
+        assert workers, "no worker processes found"
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        proc.stderr.close()
+    deadline = time.monotonic() + 10
+    while any(_alive(p) for p in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [p for p in workers if _alive(p)], "workers outlived the killed training process"

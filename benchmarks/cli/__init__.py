@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -69,6 +70,10 @@ def fail(message: str) -> None:
     raise click.ClickException(message)
 
 
+def _warning_line(message: Warning | str, *args: Any, **kwargs: Any) -> None:
+    click.echo(f"warning: {message}", err=True)
+
+
 def one_line_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Turn library errors (bad input, missing files, a diverged run) into one line and status 1.
 
@@ -79,7 +84,9 @@ def one_line_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return fn(*args, **kwargs)
+            with warnings.catch_warnings():  # a warning is one line too (e.g. a cache being rebuilt)
+                warnings.showwarning = _warning_line
+                return fn(*args, **kwargs)
         except click.ClickException:
             raise
         except USER_ERRORS as e:

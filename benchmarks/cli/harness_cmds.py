@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from benchmarks.cli import fail, one_line_errors
+from benchmarks.cli.launch import NPROC, relaunch
 from benchmarks.cli.specs import spec_from_cli, spec_options
 from benchmarks.runner import RunSpec
 
@@ -46,10 +47,12 @@ def protocols(fmt: str) -> None:
 
 @click.command("run")
 @spec_options(RunSpec)
-@click.option("--dry-run", is_flag=True, help="Print the resolved protocol and settings, then exit.")
+@click.option("--dry-run", is_flag=True, help="Print the resolved protocol, settings and workload (network "
+              "evaluations, FLOPs), then exit.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
+@NPROC
 @one_line_errors
-def run(dry_run: bool, as_json: bool, **kw: Any) -> None:
+def run(dry_run: bool, as_json: bool, nproc: int | None, **kw: Any) -> None:
     """Evaluate a checkpoint or a baseline on PROTOCOL and append one row to the results CSV.
 
     \b
@@ -57,6 +60,8 @@ def run(dry_run: bool, as_json: bool, **kw: Any) -> None:
       ramvid-bench run shapes-prediction --baseline copy-last
       ramvid-bench run shapes-prediction --ckpt benchmarks/assets/checkpoints/showcase-tiny-shapes.pt
       ramvid-bench run bair-prediction --ckpt ema.pt --preset bair --data-path bair.h5 --dry-run
+      ramvid-bench run shapes-prediction --ckpt m.pt --nproc 2        # 2 processes, one number
+      ramvid-bench run bair-prediction --ckpt ema.pt --preset bair --shard 3/8   # array job 3 of 8
     """
     from benchmarks.runner import describe
     from benchmarks.runner import run as run_protocol
@@ -65,8 +70,16 @@ def run(dry_run: bool, as_json: bool, **kw: Any) -> None:
     if dry_run:
         click.echo(json.dumps(describe(spec), indent=1))
         return
+    if nproc is not None:
+        relaunch(nproc)
     res = run_protocol(spec)
+    if res is None:  # not rank 0: rank 0 reports
+        return
     p = res.protocol
+    if res.value is None:
+        click.echo(f"{p.key}: this share is done; {res.missing} samples of other shares are still missing "
+                   f"in {res.work_dir}. The run that completes the folder scores it (or --merge).")
+        return
     if as_json:
         click.echo(json.dumps({p.metric: res.value, "std": res.std, "per_repeat": res.per_repeat,
                                **{k: v for k, v in res.row.items() if k != "value"},

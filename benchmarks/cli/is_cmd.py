@@ -44,12 +44,13 @@ def inception_score(fake: str, c3d_weights: str | None, c3d_mean: str | None, es
     from metrics.inception_score import c3d_probs, check_groups, score_probs
     from metrics.videos import load_video_set
 
+    dev = resolve_device(device)  # a bad --device fails before any file is read
     chosen = ESTIMATORS[estimator]
     splits = chosen.splits if splits is None else splits
     repeats = chosen.repeats if repeats is None else repeats
     videos = load_video_set(fake, batch_size=batch_size)
     check_groups(len(videos), splits, repeats)
-    c3d = load_c3d(c3d_weights, c3d_mean, device=resolve_device(device))
+    c3d = load_c3d(c3d_weights, c3d_mean, device=dev)
     probs = c3d_probs(videos, c3d, progress=not as_json)
     result = score_probs(probs, splits=splits, repeats=repeats)
     if as_json:

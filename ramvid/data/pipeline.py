@@ -29,6 +29,7 @@ from tqdm import tqdm
 
 from ramvid.data.decode import DecodeOptions, SkipVideo
 from ramvid.data.layout import (
+    FORMAT,
     SplitAppender,
     check_format,
     natural_key,
@@ -168,6 +169,26 @@ def _merge(out: Path, parts: Path, resolution: int, dataset: str, attrs: dict) -
     shutil.rmtree(parts, ignore_errors=True)
 
 
+def check_output(out: str | Path) -> Path:
+    """Refuse an ``--out`` that names a folder or an existing file not written by ``prepare``.
+
+    Such a file is never overwritten (nor resumed from): it is probably something else.
+    """
+    out = Path(out)
+    if out.is_dir():
+        raise ValueError(f"--out {out}: is a folder; pass the path of an .h5 file")
+    if out.exists():
+        try:
+            with h5py.File(out, "r") as f:
+                is_ours = f.attrs.get("format") == FORMAT
+        except OSError:  # not HDF5, or damaged
+            is_ours = False
+        if not is_ours:
+            raise ValueError(f"--out {out}: exists and is not a prepared ramvid-videos HDF5 file; left "
+                             "untouched: choose another --out (or delete that file)")
+    return out
+
+
 def _results(todo: list[WorkItem], worker: Callable, workers: int) -> Iterator[ItemResult]:
     if workers <= 0:  # in-process (debugging, tests)
         yield from map(worker, todo)
@@ -193,7 +214,7 @@ def run_prepare(items: Iterable[WorkItem], out: str | Path, opts: DecodeOptions,
 
     ``readers``: one reader per ``WorkItem.kind`` (``readers.item_readers()``).
     """
-    out = Path(out)
+    out = check_output(out)
     parts = out.with_name(out.name + ".parts")
     done, skipped = load_state(out, parts, opts.resolution)
     retry = skipped if retry_skipped else set()

@@ -11,7 +11,7 @@ from typing import Any
 
 from ramvid.data.bair import convert_videogpt, is_videogpt_h5, list_tfrecords
 from ramvid.data.decode import DecodeOptions
-from ramvid.data.pipeline import run_prepare, write_report
+from ramvid.data.pipeline import check_output, run_prepare, write_report
 from ramvid.data.readers import item_readers
 from ramvid.data.sources import list_kinetics, list_ucf101, list_videos
 from ramvid.data.work import WorkItem
@@ -31,7 +31,7 @@ def _run(items: list[WorkItem], out: Path, dataset: str, classes: list[str], kw:
 
 def prepare_bair(src: str | Path, out: str | Path, *, view: str = "aux1", **kw: Any) -> dict:
     """BAIR from ``softmotion30_44k/`` TFRecords, or from VideoGPT's ``bair.hdf5`` (all 30 frames)."""
-    src, out = Path(src), Path(out)
+    src, out = Path(src), check_output(out)
     kw.setdefault("min_frames", 1)
     if is_videogpt_h5(src):
         opts, run = _split(kw)

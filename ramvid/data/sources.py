@@ -6,11 +6,13 @@
   test: ``testlist0F.txt``), classes from ``classInd.txt``; paths matched case-insensitively.
 - kinetics: like videos, or split and label from the annotation CSVs
   (``label,youtube_id,time_start,time_end,split``), matched on ``<id>_<start:06>_<end:06>`` or ``<id>``.
-Files whose extension is not a video extension become "skip" items, so the report lists them.
+Files whose extension is not a video extension, or whose name is not valid UTF-8, become "skip"
+items, so the report lists them.
 """
 from __future__ import annotations
 
 import csv
+import os
 from pathlib import Path
 
 from ramvid.data.decode import VIDEO_EXTENSIONS
@@ -27,8 +29,27 @@ def _files(src: Path) -> list[Path]:
                   key=lambda p: natural_key(p.as_posix()))
 
 
-def _item(src: Path, p: Path, split: str, label: int = -1) -> WorkItem:
+def _key(src: Path, p: Path) -> tuple[str, bool]:
+    """(item key, whether the name is valid UTF-8). An invalid name (bytes decoded with surrogates)
+    cannot be stored in the HDF5 file or the report: its key spells the bad bytes as ``\\xNN``."""
     key = p.relative_to(src).as_posix()
+    if _is_utf8(key):
+        return key, True
+    return os.fsencode(key).decode("utf-8", "backslashreplace"), False
+
+
+def _is_utf8(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _item(src: Path, p: Path, split: str, label: int = -1) -> WorkItem:
+    key, ok = _key(src, p)
+    if not ok:
+        return WorkItem(key, "", split, -1, "skip", "undecodable file name: not UTF-8; rename the file")
     if p.suffix.lower() not in VIDEO_EXTENSIONS:
         return WorkItem(key, str(p), split, label, "skip", f"not a video: extension {p.suffix or '(none)'!r}")
     return WorkItem(key, str(p), split, label)
@@ -48,7 +69,7 @@ def list_videos(src: Path, split: str = "train") -> tuple[list[WorkItem], list[s
             rows.append((p, SPLIT_DIRS[parts[0]], parts[1] if len(parts) > 2 else None))
         else:
             rows.append((p, split, parts[0] if len(parts) > 1 else None))
-    classes = sorted({c for _, _, c in rows if c is not None})
+    classes = sorted({c for _, _, c in rows if c is not None and _is_utf8(c)})  # bad names: skipped
     index = {c: i for i, c in enumerate(classes)}
     return [_item(src, p, s, index.get(c, -1)) for p, s, c in rows], classes
 
@@ -104,8 +125,9 @@ def list_kinetics(src: Path, annotations: list[Path] = ()) -> tuple[list[WorkIte
     for p in _files(src):
         hit = table.get(p.stem) or table.get(p.stem[:11])
         if hit is None:
-            key = p.relative_to(src).as_posix()
-            items.append(WorkItem(key, str(p), "train", -1, "skip", "not in the annotation CSVs"))
+            key, ok = _key(src, p)
+            items.append(_item(src, p, "train") if not ok else
+                         WorkItem(key, str(p), "train", -1, "skip", "not in the annotation CSVs"))
         else:
             items.append(_item(src, p, hit[0], index.get(hit[1], -1)))
     return items, classes

@@ -19,6 +19,8 @@ class GroupNorm32(nn.GroupNorm):
     """GroupNorm computed in float32 (stable under fp16/bf16 autocast), cast back to the input dtype."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.device.type == "meta":  # shape-only runs (FLOP counting) have no autocast state
+            return super().forward(x.float()).type(x.dtype)
         with torch.autocast(device_type=x.device.type, enabled=False):
             return super().forward(x.float()).type(x.dtype)
 
