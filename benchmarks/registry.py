@@ -129,18 +129,32 @@ def _metric_problems(p: Protocol) -> Iterator[str]:
 class Registry:
     """Protocols by ``name@version``; rejects duplicates and suggests close names for typos."""
 
-    def __init__(self, protocols: Iterable[Protocol] = ()) -> None:
+    def __init__(self, protocols: Iterable[Protocol] = (), source: str = "built-in") -> None:
         self._by_key: dict[str, Protocol] = {}
+        self._source: dict[str, str] = {}
         for p in protocols:
-            self.register(p)
+            self.register(p, source)
 
-    def register(self, p: Protocol) -> Protocol:
+    def register(self, p: Protocol, source: str = "built-in") -> Protocol:
+        """Add ``p`` (from ``source``: "built-in" or a protocols file); duplicates are refused."""
         if not isinstance(p, Protocol):
             raise TypeError(f"expected a Protocol, got {type(p).__name__}")
         if p.key in self._by_key:
-            raise ValueError(f"protocol {p.key} is registered twice; bump the version of the new one")
+            where = self._source[p.key]
+            raise ValueError(f"protocol {p.key} is registered twice ({where} and {source}); bump the "
+                             "version of the new one or rename it")
         self._by_key[p.key] = p
+        self._source[p.key] = source
         return p
+
+    def source(self, p: Protocol) -> str:
+        """Where ``p`` was declared: "built-in" or the protocols file's path."""
+        return self._source[p.key]
+
+    def copy(self) -> Registry:
+        out = Registry()
+        out._by_key, out._source = dict(self._by_key), dict(self._source)
+        return out
 
     def names(self) -> list[str]:
         return sorted({p.name for p in self._by_key.values()})

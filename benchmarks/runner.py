@@ -20,8 +20,9 @@ import torch
 from tqdm.auto import tqdm
 
 from benchmarks.baselines import BASELINES
-from benchmarks.methods import Method, make_method
-from benchmarks.protocols import get_protocol
+from benchmarks.contexts import workload_keys
+from benchmarks.methods import GenerateFn, Method, make_method
+from benchmarks.protocol_files import registry_with
 from benchmarks.registry import Protocol
 from benchmarks.results import DEFAULT_RESULTS, append_row
 from benchmarks.scoring import score
@@ -44,6 +45,16 @@ class RunSpec:
     preset: str | None = option(None, "Preset for a bare state dict (bair|kinetics|ucf|tiny).")
     baseline: str | None = option(None, "A baseline instead of a checkpoint (no checkpoint needed).",
                                   choices=BASELINES)
+    samples: str | None = option(None, "Score samples made elsewhere: .npy/.npz/.h5 in the exported key "
+                                 "order (or with a 'keys' array), a folder of v<video>_s<sample>.<ext> "
+                                 "files, or a folder of video files in key order (see `ramvid-bench "
+                                 "export`).")
+    method_name: str | None = option(None, "Name of the --samples method in the results row and tables "
+                                     "(default: external).")
+    allow_changed_context: bool = option(False, "Score --samples whose known frames differ from the "
+                                         "context, recording how many videos did (refused otherwise).")
+    protocols: str | None = option(None, "A TOML file of your own protocols, added to the registered "
+                                   "ones (same validation).")
     data_path: str | None = option(None, "Prepared dataset file/folder (embedded data needs none).")
     num_videos: int | None = option(None, "Override the protocol's number of test videos.", min=1)
     samples_per_video: int | None = option(None, "Override samples per test video.", min=1)
@@ -73,8 +84,10 @@ class RunSpec:
         validate(self)
         if self.protocol is None:
             raise ValueError("give a protocol name (`ramvid-bench protocols` lists them)")
-        if (self.ckpt is None) == (self.baseline is None):
-            raise ValueError("give exactly one of --ckpt CKPT or --baseline NAME")
+        if sum(x is not None for x in (self.ckpt, self.baseline, self.samples)) > 1:
+            raise ValueError("give exactly one of --ckpt CKPT, --baseline NAME or --samples PATH")
+        if self.method_name is not None and self.samples is None:
+            raise ValueError("--method-name names --samples; a checkpoint or baseline names itself")
         if self.shard is not None:
             parse_shard(self.shard)
 
@@ -100,6 +113,11 @@ class RunResult:
     row_error: str | None = None  # set when the row could not be recorded (the value still holds)
     missing: int = 0  # samples still missing after a --shard run (then value is None)
 
+    @property
+    def n(self) -> int:
+        """Videos x samples scored."""
+        return self.protocol.num_videos * self.protocol.samples_per_video * self.protocol.repeats
+
 
 class Interrupted(RuntimeError):
     """Raised by the ``stop_after_shards`` hook after writing that many new shards."""
@@ -107,7 +125,7 @@ class Interrupted(RuntimeError):
 
 def resolve(spec: RunSpec) -> Protocol:
     """The protocol with the spec's overrides applied (validated again)."""
-    base = get_protocol(spec.protocol)
+    base = registry_with(spec.protocols).get(spec.protocol)
     return base.replace(num_videos=spec.num_videos, samples_per_video=spec.samples_per_video,
                         sampler_steps=spec.sampler_steps, sampler=spec.sampler, seed=spec.seed,
                         **dict(spec.overrides))
@@ -131,10 +149,7 @@ def _work_dir(spec: RunSpec, p: Protocol, method: Method) -> tuple[Path, dict[st
     return root, manifest
 
 
-def _keys(p: Protocol) -> list[tuple[int, int]]:
-    """Every (video, sample) key of the workload, in (sample, video) order: N x S x R of them."""
-    total = p.samples_per_video * p.repeats
-    return [(v, s) for s in range(total) for v in range(p.num_videos)]
+_keys = workload_keys  # every (video, sample) key of the workload, sample-major
 
 
 Key = tuple[int, int]
@@ -173,7 +188,7 @@ def generate_missing(p: Protocol, method: Method, store: ShardStore, *, batch_si
     return written
 
 
-def run(spec: RunSpec) -> RunResult | None:
+def run(spec: RunSpec, *, generate: GenerateFn | None = None) -> RunResult | None:
     """Evaluate ``spec`` end to end (see the module docstring).
 
     Under torchrun, rank r of G generates the batches c with c mod G == r (within ``--shard I/N``:
@@ -193,7 +208,9 @@ def run(spec: RunSpec) -> RunResult | None:
     share = (i * world.size + world.rank, n * world.size)
     source = _source(spec, p)
     method = make_method(p, source, ckpt=spec.ckpt, preset=spec.preset, baseline=spec.baseline,
-                         device=str(dev), progress=spec.progress and world.main)
+                         samples=spec.samples, generate=generate, method_name=spec.method_name,
+                         allow_changed_context=spec.allow_changed_context, device=str(dev),
+                         progress=spec.progress and world.main)
     root, manifest = _work_dir(spec, p, method)
     store = ShardStore(root, manifest)
     stale, nbytes = clean_stale_temp(root)  # shards of killed runs (a minute old: no live writer's)
@@ -210,6 +227,8 @@ def run(spec: RunSpec) -> RunResult | None:
     if missing and (spec.shard or world.active) and not spec.merge:
         return RunResult(protocol=p, value=None, std=None, per_repeat=[], row={}, work_dir=root,
                          missing=len(missing))
+    if method.kind in ("samples", "callable") and p.cond and source is not None:
+        method.row["changed_context"] = _changed_context(p, source, store)
     with store.writing("score"):
         store.check_keys(set(_keys(p)))
         value, std, per_repeat = score(p, source, store, batch_size=spec.batch_size, device=dev,
@@ -229,16 +248,32 @@ def run(spec: RunSpec) -> RunResult | None:
 
 def _source(spec: RunSpec, p: Protocol) -> Any:
     """The protocol's test clips (None for unconditional IS, which needs no real clips)."""
-    from ramvid.data import open_dataset
-
     if not (p.cond or p.metric == "fvd" or spec.baseline == "real"):
         return None
+    return open_source(p, spec.data_path)
+
+
+def open_source(p: Protocol, data_path: str | None) -> Any:
+    """The protocol's test split, checked to hold the protocol's N clips."""
+    from ramvid.data import open_dataset
+
     source = open_dataset(p.dataset, p.split, frames=p.frames, resolution=p.resolution,
-                          path=spec.data_path, seed=p.data_seed)
+                          path=data_path, seed=p.data_seed)
     if len(source) < p.num_videos:
         raise ValueError(f"{p.dataset}/{p.split} has {len(source)} clips but the protocol needs "
                          f"{p.num_videos}; lower --num-videos")
     return source
+
+
+def _changed_context(p: Protocol, source: Any, store: ShardStore) -> int:
+    """How many stored samples have known frames that differ from the real clips' (external methods)."""
+    changed, cond = 0, list(p.cond)
+    for path in store.shards():
+        with np.load(path) as z:
+            keys, videos = z["keys"], z["videos"]
+        real = source.clips([int(v) for v, _ in keys])[:, cond]
+        changed += int((videos[:, cond] != real).reshape(len(keys), -1).any(axis=1).sum())
+    return changed
 
 
 def check_results_path(path: str | None) -> None:
@@ -266,9 +301,7 @@ def _row(p: Protocol, spec: RunSpec, method: Method, value: float, std: float | 
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "protocol": p.name, "version": p.version, "metric": p.metric, "value": value, "std": std,
         "num_videos": p.num_videos, "samples_per_video": p.samples_per_video, "repeats": p.repeats,
-        "sampler": p.sampler if method.name == "ramvid" else "", "seed": p.seed,
-        "sampler_steps": p.sampler_steps if method.name == "ramvid" else "",
-        "resample": p.resample if method.name == "ramvid" else "", "batch_size": spec.batch_size,
+        "seed": p.seed, "batch_size": spec.batch_size,
         "device": str(dev), "threads": torch.get_num_threads(), "git_hash": git_hash(),
         "wall_s": round(wall, 1), "processes": processes,
         "spec": json.dumps(spec_dict(spec, non_default=True), sort_keys=True),

@@ -56,7 +56,10 @@ def _run_n(run: dict[str, str]) -> str:
 def method_label(run: dict[str, str]) -> str:
     """How a run is named in a table: the baseline, or the model with preset, step and hash."""
     if run.get("method") != "ramvid":
-        return f"{run.get('method')} (baseline)"
+        from benchmarks.baselines import BASELINES
+
+        kind = "baseline" if run.get("method") in BASELINES else "external"
+        return f"{run.get('method')} ({kind})"
     return f"RaMViD {run.get('preset', '')} step {run.get('step', '?')} [{run.get('ckpt_sha256', '')[:8]}]"
 
 

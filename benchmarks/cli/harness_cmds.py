@@ -19,23 +19,30 @@ FORMATS = {"text": "simple", "markdown": "github", "csv": "csv"}
 @click.command("protocols")
 @click.option("--format", "fmt", type=click.Choice(list(FORMATS)), default="text", show_default=True,
               help="Output: text (aligned columns), markdown or csv.")
-def protocols(fmt: str) -> None:
-    """List the registered protocols (newest version of each).
+@click.option("--protocols", "protocols_file", default=None,
+              help="A TOML file of your own protocols: validated, listed with the built-in ones "
+                   "(format: benchmarks/protocol_files.py).")
+@one_line_errors
+def protocols(fmt: str, protocols_file: str | None) -> None:
+    """List the registered protocols (newest version of each) and where each is declared.
 
     \b
     Example:  ramvid-bench protocols --format markdown
+              ramvid-bench protocols --protocols lab.toml
     """
     from tabulate import tabulate
 
-    from benchmarks.protocols import default_registry
+    from benchmarks.protocol_files import registry_with
 
+    registry = registry_with(protocols_file)
     head = ["name", "v", "data/split", "res", "T", "cond", "metric frames", "metric", "N×S×R",
-            "steps", "table"]
+            "sampler", "table", "source"]
     rows = [[p.name, p.version, f"{p.dataset}/{p.split}", p.resolution, p.frames,
              ",".join(map(str, p.cond)) or "-", f"{p.metric_frames} ({len(p.metric_indices)})",
              p.metric + ("".join(f" {k}={v}" for k, v in p.metric_options)),
-             f"{p.num_videos}×{p.samples_per_video}×{p.repeats}", p.sampler_steps, p.table or "-"]
-            for p in default_registry()]
+             f"{p.num_videos}×{p.samples_per_video}×{p.repeats}", f"{p.sampler} {p.sampler_steps}",
+             p.table or "-", registry.source(p)]
+            for p in registry]
     if fmt == "csv":
         import csv
 
