@@ -38,10 +38,15 @@ RUN_FIELDS: tuple[str, ...] = (
 def _lock(path: Path) -> FileLock:
     """The cross-process lock guarding appends to ``path`` (kept in the cache folder, see above)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    locks = cache_dir("locks")
-    locks.mkdir(parents=True, exist_ok=True)
     key = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:16]
-    return FileLock(locks / f"{path.name}-{key}.lock")
+    locks = cache_dir("locks")
+    try:
+        locks.mkdir(parents=True, exist_ok=True)
+        probe = locks / f"{path.name}-{key}.lock"
+        probe.touch(exist_ok=True)
+        return FileLock(probe)
+    except OSError:  # an unwritable cache must not cost the row: lock beside the CSV instead
+        return FileLock(path.with_name(f".{path.name}.lock"))
 
 
 def read_rows(path: str | os.PathLike) -> list[dict[str, str]]:
@@ -109,3 +114,29 @@ def _cell(v: Any) -> str:
     if isinstance(v, float):
         return f"{v:.6g}" if abs(v) < 1e-3 else f"{v:.4f}".rstrip("0").rstrip(".")
     return str(v)
+
+
+def mean_std(values: list[float]) -> tuple[float, float | None]:
+    """(mean, sample std with ddof 1) of per-seed values; std is None for a single value."""
+    import statistics
+
+    mean = statistics.fmean(values)
+    return mean, (statistics.stdev(values) if len(values) > 1 else None)
+
+
+def uncertainty_text(row: dict[str, Any]) -> str:
+    """'95% interval a–b, se s (B half-samples ...); fvd_inf f (1/N fit over n=..)' from a row; '' if none."""
+    import json
+
+    if row.get("ci_low") in (None, ""):
+        return ""
+    details = row.get("uncertainty") or "{}"
+    details = json.loads(details) if isinstance(details, str) else details
+    iv, fit = details.get("interval", {}), details.get("extrapolation", {})
+    sizes = [p[0] for p in fit.get("points", [])]
+    low, high, se = (float(row[k]) for k in ("ci_low", "ci_high", "se"))
+    text = (f"95% interval {low:.2f}–{high:.2f}, se {se:.2f} ({row.get('bootstrap')} "
+            f"{iv.get('scheme', '')}-samples of the videos, seed {iv.get('seed', '')})")
+    if row.get("fvd_inf") not in (None, "") and sizes:
+        text += f"; fvd_inf {float(row['fvd_inf']):.2f} (1/N fit over n={min(sizes)}..{max(sizes)})"
+    return text

@@ -160,3 +160,12 @@ def test_demo_out_pointing_at_a_file_is_refused(tmp_path: Path) -> None:
     (tmp_path / "out").write_text("not a folder")
     res = CliRunner().invoke(main, ["demo", "--out", str(tmp_path / "out"), "--quiet"])
     _one_line_error(res, r"--out .*out is a file; give a folder")
+
+
+def test_an_unwritable_cache_does_not_cost_the_row(tmp_path: Path, monkeypatch) -> None:
+    from benchmarks.results import append_row, read_rows
+
+    (tmp_path / "file.txt").write_text("not a folder")
+    monkeypatch.setenv("RAMVID_CACHE", str(tmp_path / "file.txt" / "sub"))  # cannot be created
+    append_row(tmp_path / "runs.csv", {"protocol": "p", "value": 1.0})
+    assert [r["protocol"] for r in read_rows(tmp_path / "runs.csv")] == ["p"]
