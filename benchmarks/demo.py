@@ -2,9 +2,11 @@
 
 Evaluates the stored showcase model (shipped in ``benchmarks/assets/checkpoints/``) and the
 ``copy-last`` baseline on a small ``shapes-prediction`` workload, prints the table and writes a GIF of
-real vs predicted clips; then samples a few ``shapes-infilling`` clips (first and last two frames known)
-to a GIF and an ``.npz``. It never trains: without the stored checkpoint it stops with
-FileNotFoundError saying where the file was expected.
+real vs predicted clips (rows labelled, known frames marked); then samples a few ``shapes-infilling``
+clips (first and last two frames known) to a GIF and an ``.npz``; last, writes the HTML report of
+both runs and the showcase model's training loss (``report/index.html``) and prints its path. It
+never trains: without the stored checkpoint it stops with FileNotFoundError saying where the file
+was expected.
 """
 from __future__ import annotations
 
@@ -12,7 +14,8 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from benchmarks.assets import paper_csv, showcase_checkpoint
+from benchmarks.assets import asset, paper_csv, showcase_checkpoint
+from benchmarks.report import build_report
 from benchmarks.runner import RunSpec, run
 from benchmarks.tables import render
 
@@ -20,7 +23,8 @@ from benchmarks.tables import render
 def demo(out_dir: str | os.PathLike = "demo-out", *, protocol: str = "shapes-prediction",
          num_videos: int = 16, sampler_steps: int | None = None, batch_size: int = 16,
          device: str | None = None, progress: bool = True, echo: Callable[[str], None] = print) -> str:
-    """Run the demo; returns the rendered table. Outputs: ``out_dir``/{runs.csv, <protocol>.gif}."""
+    """Run the demo; returns the rendered table. Outputs: ``out_dir``/{runs.csv, <protocol>.gif,
+    report/index.html}."""
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} is a file; give a folder (it will hold runs.csv, GIFs and samples)")
@@ -29,17 +33,22 @@ def demo(out_dir: str | os.PathLike = "demo-out", *, protocol: str = "shapes-pre
     gif = out / f"{protocol}.gif"
     common = dict(protocol=protocol, num_videos=num_videos, batch_size=batch_size, device=device,
                   results=str(runs_csv), progress=progress)
+    work_dirs = []
     for name, extra in (("copy-last", {"baseline": "copy-last"}),
                         ("model", {"ckpt": str(ckpt), "sampler_steps": sampler_steps, "sampler": "ddim",
                                    "gif": str(gif)})):
         res = run(RunSpec(out_dir=str(out / "work" / name), **common, **extra))
+        work_dirs.append(res.work_dir)
         echo(f"{protocol} {name}: {res.protocol.metric.upper()} {res.value:.2f} "
              f"(n={res.protocol.num_videos}, {res.row['wall_s']}s)")
     table = render(paper_csv(), runs_csv, table="embedded", protocol=protocol)
     echo(table)
-    echo(f"GIF of real (top) vs predicted (bottom) clips, known frames in green: {gif}")
+    echo(f"GIF of real (top) vs predicted (bottom) clips, known frames green, generated red: {gif}")
     infill = infill_samples(ckpt, out, device=device, steps=sampler_steps, progress=progress)
     echo(f"infilling samples (known frames 0, 1, 14, 15): {infill} and {infill.with_suffix('.npz')}")
+    index = build_report(work_dirs, results=runs_csv, train_dirs=[asset("checkpoints/showcase-loss.jsonl")],
+                         out=out / "report", title=f"ramvid-bench demo: {protocol}")
+    echo(f"report (open in a browser): {index.resolve()}")
     return table
 
 

@@ -2,6 +2,8 @@
 known frames exact in the written npz and writes a GIF."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -45,3 +47,39 @@ def test_demo_without_checkpoint_stops_with_one_line(tmp_path, monkeypatch):
     message = str(err.value)
     assert "absent.pt" in message and "reinstall" in message and "\n" not in message
     assert not (tmp_path / "out").exists()  # stopped before any work: nothing trained or written
+
+
+def test_demo_ends_with_the_report(tmp_path, monkeypatch):
+    """The runs are stand-ins (copy-last samples, a made-up value: no I3D, no sampling); what is
+    checked is that the demo writes the report of what it ran and prints its path."""
+    import benchmarks.demo as demo_module
+    from benchmarks.baselines import fill
+    from benchmarks.results import append_row
+    from benchmarks.runner import RunResult
+    from benchmarks.shards import ShardStore
+
+    def fake_run(spec):
+        p = get_protocol(spec.protocol).replace(num_videos=spec.num_videos)
+        clips = open_dataset(p.dataset, p.split, frames=p.frames, resolution=p.resolution).clips(range(2))
+        method = {"baseline": spec.baseline} if spec.baseline else {"checkpoint_sha256": "ab" * 32}
+        store = ShardStore(spec.out_dir, {"protocol": p.to_dict(), "method": method})
+        store.write(fill("copy-last", clips, p.cond), [(0, 0), (1, 0)])
+        row = {"protocol": p.name, "version": p.version, "metric": "fvd", "value": 100.0,
+               "num_videos": 2, "samples_per_video": 1, "repeats": 1, "seed": 0, "wall_s": 0.1,
+               "method": spec.baseline or "ramvid", "spec": json.dumps({"out_dir": spec.out_dir})}
+        if not spec.baseline:
+            row.update(ckpt_sha256="ab" * 6, checkpoint=spec.ckpt, step=1, preset="tiny", sampler="ddim",
+                       sampler_steps=25, resample=1)
+        append_row(spec.results, row)
+        return RunResult(protocol=p, value=100.0, std=None, per_repeat=[100.0], row=row,
+                         work_dir=store.root)
+
+    monkeypatch.setattr(demo_module, "run", fake_run)
+    monkeypatch.setattr(demo_module, "infill_samples", lambda *a, **k: tmp_path / "infill.gif")
+    lines: list[str] = []
+    demo(tmp_path / "out", num_videos=2, progress=False, echo=lines.append)
+    index = tmp_path / "out" / "report" / "index.html"
+    assert lines[-1] == f"report (open in a browser): {index.resolve()}"
+    html = index.read_text()
+    assert html.count('<section class="run"') == 2 and 'id="training"' in html  # both runs, the loss curve
+    assert "shapes-prediction@1: copy-last" in html and "shapes-prediction@1: ramvid" in html
