@@ -91,7 +91,8 @@ def model_method(protocol: Protocol, source: Any, ckpt: str, *, preset: str | No
         return generate(model, config, known, protocol.cond, n=len(keys), steps=steps,
                         seed=protocol.seed, batch_size=len(keys), device=dev,
                         resample=protocol.resample, keys=list(keys), frames=protocol.frames,
-                        sampler=protocol.sampler, progress=progress)
+                        sampler=protocol.sampler, progress=progress, quantize=protocol.quantize,
+                        guidance=protocol.guidance)
 
     row = {"method": "ramvid", "checkpoint": str(ckpt), "ckpt_sha256": info["sha256"][:12],
            "step": info.get("step"), "preset": config.name, "p_uncond": config.mask.p_uncond,

@@ -15,7 +15,7 @@ from typing import Any
 
 from benchmarks.scoring import METRICS
 from ramvid.data import DATASETS
-from ramvid.sampling import SAMPLERS
+from ramvid.sampling import QUANTIZE, SAMPLERS
 
 METRIC_FRAMES = ("all", "generated")
 # How the evaluation clip is cut from each test video. "start": frames [0, frames) of video i,
@@ -44,8 +44,10 @@ class Protocol:
     sampler: str = "ddpm"
     sampler_steps: int = 1000
     resample: int = 1  # RePaint-style resampling per step (1 = plain ancestral DDPM)
+    guidance: float = 0.0  # classifier-free guidance W (ramvid.sampling.Guided); 0 = off
     seed: int = 0  # sampling seed; video i, sample s uses make_generator(seed, i, s)
     data_seed: int = 0  # synthetic datasets' seed (which clips form the test set)
+    quantize: str = "round"  # samples' float -> uint8 (ramvid.sampling.QUANTIZE): "floor" = official script
     window: str = "start"
     table: str = ""  # paper table it reproduces ("1".."5"), or "" for embedded protocols
     description: str = ""
@@ -95,6 +97,10 @@ def _problems(p: Protocol) -> Iterator[str]:
         yield f"sampler must be one of {tuple(SAMPLERS)}, got {p.sampler!r}"
     elif p.resample != 1 and not SAMPLERS[p.sampler].resample:
         yield f"resample={p.resample} needs a sampler that resamples, not {p.sampler!r}"
+    if not p.guidance >= 0:
+        yield f"guidance must be >= 0 (0 = off), got {p.guidance!r}"
+    if p.quantize not in QUANTIZE:
+        yield f"quantize must be one of {tuple(QUANTIZE)}, got {p.quantize!r}"
     if p.window not in WINDOWS:
         yield f"window must be one of {WINDOWS}, got {p.window!r}"
     if p.resolution < 8 or p.frames < 2:

@@ -6,11 +6,13 @@ in shards (resumable) -> metric (real statistics cached) -> append a row to the 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime
 import hashlib
 import json
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,7 @@ from benchmarks.baselines import BASELINES
 from benchmarks.contexts import workload_keys
 from benchmarks.methods import GenerateFn, Method, make_method
 from benchmarks.protocol_files import registry_with
+from benchmarks.provenance import run_fields
 from benchmarks.registry import Protocol
 from benchmarks.results import DEFAULT_RESULTS, append_row
 from benchmarks.scoring import score
@@ -34,6 +37,17 @@ from ramvid.specs import to_dict as spec_dict
 from ramvid.utils import clean_stale_temp, git_hash, note, resolve_device
 
 DEFAULT_RUNS_DIR = Path("runs")
+
+
+def parse_seeds(text: str) -> tuple[int, ...]:
+    """``"0,1,2"`` -> (0, 1, 2): distinct integers; one line naming ``--seeds`` otherwise."""
+    try:
+        seeds = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise ValueError(f"--seeds {text!r}: write integers separated by commas, e.g. 0,1,2") from None
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"--seeds {text!r}: a seed is repeated; each seed is one run")
+    return seeds
 
 
 @dataclass(frozen=True)
@@ -63,13 +77,18 @@ class RunSpec:
                                  choices=tuple(SAMPLERS))
     seed: int | None = option(None, "Override the protocol's sampling seed (video i draws from (seed, i)); "
                               "the row records it. Report a model over a few seeds.")
+    seeds: tuple[int, ...] | None = option(None, "Run once per sampling seed, e.g. 0,1,2: one row per seed, "
+                                           "then mean ± std over them.", parse=parse_seeds)
+    bootstrap: int = option(1000, "Resamples for the FVD's 95% interval and standard error, and with them "
+                            "the 1/N extrapolation fvd_inf (0: off).", min=0)
     batch_size: int = option(16, "Videos per sampler and feature batch (noise draws do not depend on it; "
                              "CPU float rounding may move a pixel by 1/255, see README).", min=1)
     device: str | None = option(None, "cpu, cuda, cuda:1 (default: cuda if available).")
     results: str | None = option(str(DEFAULT_RESULTS), "CSV to append the row to.")
     out_dir: str | None = option(None, "Work dir for sample shards (default runs/<protocol>-<hash>/; "
                                  "resumable).")
-    gif: str | None = option(None, "Write a GIF grid of real (top) vs generated (bottom) clips here.")
+    gif: str | None = option(None, "Write a grid of real (top) vs generated rows (labelled, known frames "
+                             "marked): .gif, .mp4 or .webp by the suffix.")
     shard: str | None = option(None, "I/N: generate only share I of N of the samples (array jobs without a "
                                "launcher); the run that completes the folder scores it.")
     merge: bool = option(False, "Generate nothing: score the work dir once every shard is done, else list "
@@ -90,6 +109,8 @@ class RunSpec:
             raise ValueError("--method-name names --samples; a checkpoint or baseline names itself")
         if self.shard is not None:
             parse_shard(self.shard)
+        if self.seeds is not None and self.seed is not None and self.seed not in self.seeds:
+            raise ValueError(f"--seed {self.seed} is not among --seeds {self.seeds}; give one of the two")
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -231,11 +252,14 @@ def run(spec: RunSpec, *, generate: GenerateFn | None = None) -> RunResult | Non
         method.row["changed_context"] = _changed_context(p, source, store)
     with store.writing("score"):
         store.check_keys(set(_keys(p)))
-        value, std, per_repeat = score(p, source, store, batch_size=spec.batch_size, device=dev,
-                                       progress=spec.progress)
+        scored = score(p, source, store, batch_size=spec.batch_size, device=dev, progress=spec.progress,
+                       bootstrap=spec.bootstrap)
+        value, std, per_repeat = scored.value, scored.std, scored.per_repeat
     if spec.gif and source is not None:
         write_run_gif(spec.gif, p, source, store)
     row = _row(p, spec, method, value, std, dev, time.time() - t0, world.size)
+    nfe = workload(p, ckpt=spec.ckpt, preset=spec.preset).get("nfe_per_sample", "")
+    row.update(run_fields(p, scored.extra, nfe=nfe, seeds=spec.seeds, device=dev))
     row_error = None
     if spec.results:
         try:
@@ -244,6 +268,18 @@ def run(spec: RunSpec, *, generate: GenerateFn | None = None) -> RunResult | Non
             row_error = f"could not append the row to {spec.results}: {type(e).__name__}: {e}"
     return RunResult(protocol=p, value=value, std=std, per_repeat=per_repeat, row=row, work_dir=root,
                      row_error=row_error)
+
+
+def run_seeds(spec: RunSpec, **kw: Any) -> Iterator[RunResult | None]:
+    """``run`` once per seed of ``spec.seeds`` (else once), each result as it is done: one row and one
+    work dir per seed (under ``--out-dir``: its ``seed-<s>`` subfolders); the GIF shows the first seed."""
+    if not spec.seeds:
+        yield run(spec, **kw)
+        return
+    for i, seed in enumerate(spec.seeds):
+        out_dir = spec.out_dir and str(Path(spec.out_dir) / f"seed-{seed}")
+        gif = spec.gif if i == 0 else None
+        yield run(dataclasses.replace(spec, seed=seed, gif=gif, out_dir=out_dir), **kw)
 
 
 def _source(spec: RunSpec, p: Protocol) -> Any:
@@ -312,10 +348,11 @@ def _row(p: Protocol, spec: RunSpec, method: Method, value: float, std: float | 
 
 def write_run_gif(path: str | os.PathLike, p: Protocol, source: Any, store: ShardStore,
                   count: int = 6) -> Path:
-    """GIF grid: real clips (top) over sample 0 of the same videos (bottom); known frames in green."""
-    from ramvid.video import grid_frames, write_gif
+    """Grid of real clips (top row) over sample 0 of the same videos (bottom), rows labelled, known frames
+    green, generated red (never on the real row); .gif, .mp4 or .webp by the suffix of ``path``."""
+    from ramvid.video import grid_frames, write_video
 
     n = min(count, p.num_videos)
     fake = np.concatenate(list(store.iter_batches({0})))[:n]
     real = source.clips(range(n))
-    return write_gif(path, grid_frames([real, fake], known=p.cond))
+    return write_video(path, grid_frames([real, fake], known=p.cond, labels=("real", "generated")))

@@ -1,8 +1,10 @@
-"""The metric step of a run: real statistics (cached) vs generated samples -> value +- std.
+"""The metric step of a run: real features (cached) vs generated samples -> value +- std, interval.
 
-FVD: real I3D statistics are cached (``metrics.fvd.cached_video_stats``) under the protocol's name
+FVD: real I3D features are cached (``metrics.fvd.cached_video_features``) under the protocol's name
 plus a key of everything that changes them, including a hash of the real clips' bytes, so a change
-to the data code can never serve stale statistics. Each repeat scores its own N x S samples.
+to the data code can never serve stale statistics. Both sides' features are kept in the run's work
+dir (``features.npz``), so ``ramvid-bench rescore`` recomputes the value, its bootstrap interval and
+``fvd_inf`` without sampling again. Each repeat scores its own N x S samples.
 IS: TGANv2's C3D; repeats are groups of N x S consecutive samples (``metrics.inception_score``).
 """
 from __future__ import annotations
@@ -10,7 +12,8 @@ from __future__ import annotations
 import hashlib
 import warnings
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -50,16 +53,39 @@ def real_stats_key(protocol: Protocol, digest: str) -> dict[str, Any]:
             "data_seed": protocol.data_seed, "clips_sha256": digest}
 
 
+@dataclass
+class Score:
+    """A protocol's metric: ``value`` (mean over repeats) with its uncertainty and what it was made of.
+
+    ``extra`` holds the results-row fields of the uncertainty: bootstrap interval and standard error,
+    ``fvd_inf`` (1/N extrapolation), the extractor's weights sha256, N real and N generated.
+    """
+
+    value: float
+    std: float | None  # over repeats (None with one repeat)
+    per_repeat: list[float]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
 def score(protocol: Protocol, source: Any, store: ShardStore, *, batch_size: int, device: Any,
-          progress: bool = True) -> tuple[float, float | None, list[float]]:
-    """(mean, std over repeats or None, per-repeat values) of the protocol's metric."""
+          progress: bool = True, bootstrap: int = 0) -> Score:
+    """The protocol's metric on the samples in ``store``; ``bootstrap`` resamples for an interval (FVD)."""
     return METRICS[protocol.metric].score(protocol, source, store, batch_size=batch_size, device=device,
-                                          progress=progress)
+                                          progress=progress, bootstrap=bootstrap)
+
+
+FEATURES = "features.npz"
+
+
+def sample_keys(store: ShardStore) -> np.ndarray:
+    """int64 [M, 2] (video, sample) of every stored sample, in ``iter_batches`` order (sample-major)."""
+    keys = sorted((k for k, _ in store.key_index()), key=lambda k: (k[1], k[0]))
+    return np.asarray(keys, np.int64).reshape(-1, 2)
 
 
 def _fvd(protocol: Protocol, source: Any, store: ShardStore, *, batch_size: int, device: Any,
-         progress: bool) -> tuple[float, float | None, list[float]]:
-    from metrics.fvd import cached_video_stats, fvd_from_stats, video_stats
+         progress: bool, bootstrap: int = 0) -> Score:
+    from metrics.fvd import cached_video_features, get_i3d, video_features, weights_digest
 
     idx = protocol.metric_indices
     n = protocol.num_videos
@@ -68,23 +94,85 @@ def _fvd(protocol: Protocol, source: Any, store: ShardStore, *, batch_size: int,
         return _select(real_batches(source, n, batch_size), idx)
 
     key = real_stats_key(protocol, clips_digest(source, n))
-    real = cached_video_stats(f"{protocol.name}-v{protocol.version}-real", key, make, frames=len(idx),
-                              batch_size=batch_size, device=device, progress=progress, total=n)
-    s = protocol.samples_per_video
+    real = cached_video_features(f"{protocol.name}-v{protocol.version}-real", key, make, frames=len(idx),
+                                 batch_size=batch_size, device=device, progress=progress, total=n)
+    keys = sample_keys(store)
+    fake = video_features(_select(store.iter_batches(), idx), batch_size=batch_size, device=device,
+                          progress=progress, total=len(keys))
+    digest = weights_digest(get_i3d(None, device))
+    save_features(store.root, real.features, fake.features, keys, protocol=protocol.key,
+                  samples_per_video=protocol.samples_per_video, frames=len(idx), i3d_sha256=digest)
+    return fvd_score(real.features, fake.features, keys, protocol.samples_per_video, bootstrap=bootstrap,
+                     seed=protocol.seed, paired=bool(protocol.cond), extra={"i3d_sha256": digest})
+
+
+def save_features(root: Any, real: np.ndarray, fake: np.ndarray, keys: np.ndarray, **meta: Any) -> Path:
+    """``root/features.npz`` (atomic, with a sha256 of its arrays): float32 ``real`` [N, 400] (row i =
+    video i), ``fake`` [M, 400] with ``keys`` [M, 2] (video, sample), and ``meta`` as JSON."""
+    import json
+
+    from metrics._io import atomic_path
+    from metrics.fvd import write_checked
+
+    arrays = {"real": np.asarray(real, np.float32), "fake": np.asarray(fake, np.float32),
+              "keys": np.asarray(keys, np.int64), "meta_json": np.asarray(json.dumps(meta, sort_keys=True))}
+    path = Path(root) / FEATURES
+    with atomic_path(path) as tmp:
+        write_checked(tmp, arrays)
+    return path
+
+
+def load_features(root: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+    """(real, fake, keys, meta) from ``root/features.npz``; one line naming the file when absent or bad."""
+    import json
+
+    from metrics._io import CacheCorrupt
+    from metrics.fvd import checked_arrays
+
+    path = Path(root) / FEATURES
+    try:
+        arrays = checked_arrays(path.read_bytes())
+    except FileNotFoundError:
+        raise ValueError(f"{path}: no stored features (runs before features were kept, or another metric); "
+                         "run the protocol again") from None
+    except (CacheCorrupt, OSError, ValueError) as e:
+        raise ValueError(f"{path}: unreadable features ({e}); run the protocol again") from None
+    return arrays["real"], arrays["fake"], arrays["keys"], json.loads(str(arrays["meta_json"]))
+
+
+def fvd_score(real: np.ndarray, fake: np.ndarray, keys: np.ndarray, samples_per_video: int, *,
+              bootstrap: int = 0, seed: int = 0, paired: bool = True,
+              extra: dict[str, Any] | None = None) -> Score:
+    """FVD of stored features: one value per repeat (generated rows with sample index in
+    [r S, (r + 1) S)), their mean, and with ``bootstrap`` B > 0 an interval and ``fvd_inf``.
+    ``paired``: generated video i was conditioned on real clip i, so resampling keeps them together."""
+    from metrics.fvd import fvd_from_stats, stats_from_features
+    from metrics.uncertainty import FeaturePairs, bootstrap_fvd, extrapolate_fvd
+
+    group = keys[:, 1] // samples_per_video
+    real_stats = stats_from_features(real)
     values = []
-    for r in range(protocol.repeats):
-        fake = video_stats(_select(store.iter_batches(set(range(r * s, (r + 1) * s))), idx),
-                           batch_size=batch_size, device=device, progress=progress, total=n * s)
+    for r in np.unique(group):
         with warnings.catch_warnings():
             # small-N bias is expected on embedded workloads: every row and table records N
             warnings.filterwarnings("ignore", message="FVD with N")
-            values.append(float(fvd_from_stats(real, fake)))
-    return _summary(values)
+            values.append(float(fvd_from_stats(real_stats, stats_from_features(fake[group == r]))))
+    out = Score(*_summary(values), extra={**(extra or {}), "n_real": len(real), "n_fake": len(fake)})
+    if bootstrap:
+        pairs = FeaturePairs.of(real, fake, keys[:, 0], group, paired=paired)
+        interval = bootstrap_fvd(pairs, draws=bootstrap, seed=seed)
+        repeats = len(values)
+        line = extrapolate_fvd(pairs, draws=max(2, -(-20 // repeats)), seed=seed)
+        out.extra.update(ci_low=interval.low, ci_high=interval.high, se=interval.se, bootstrap=bootstrap,
+                         fvd_inf=line.fvd_inf, uncertainty={"interval": interval.to_dict(),
+                                                            "extrapolation": line.to_dict()})
+    return out
 
 
-def _inception(protocol: Protocol, store: ShardStore, *, batch_size: int, device: Any,
-               progress: bool) -> tuple[float, float | None, list[float]]:
+def _inception(protocol: Protocol, source: Any, store: ShardStore, *, batch_size: int, device: Any,
+               progress: bool, bootstrap: int = 0) -> Score:
     from metrics.c3d import load_c3d
+    from metrics.fvd import weights_digest
     from metrics.inception_score import inception_score
 
     c3d = load_c3d(device=device)  # paths from $RAMVID_C3D_WEIGHTS / $RAMVID_C3D_MEAN
@@ -92,7 +180,7 @@ def _inception(protocol: Protocol, store: ShardStore, *, batch_size: int, device
     mean, std = inception_score(store.iter_batches(), c3d, splits=splits,
                                 repeats=protocol.repeats, batch_size=batch_size, device=device,
                                 progress=progress)
-    return float(mean), float(std), [float(mean)]
+    return Score(float(mean), float(std), [float(mean)], extra={"c3d_sha256": weights_digest(c3d)})
 
 
 def _summary(values: list[float]) -> tuple[float, float | None, list[float]]:
@@ -140,7 +228,7 @@ class Metric:
     name: str
     options: tuple[str, ...]  # metric_options keys that ``score`` reads; any other is refused
     check: Callable[[int, int, str, dict[str, Any]], str | None]  # (metric frames, frames, which, opts)
-    score: Callable[..., tuple[float, float | None, list[float]]]
+    score: Callable[..., Score]
     higher_is_better: bool
 
 

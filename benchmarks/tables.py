@@ -1,10 +1,17 @@
 """Render "reported | reproduced" tables from the paper's numbers and a runs CSV (never by hand).
 
-Paper tables 1-5 list every reported number; a RaMViD row's "reproduced" cell is our latest run of
-the same protocol with an official preset and the same p_U. Our other runs (baselines, small
-models) are added as rows of their own. Embedded protocols (``shapes-*``, ``moving-mnist-*``) get
-one table per dataset: methods down, protocols across. The paper's numbers ship with the package
-(``benchmarks.assets.paper_csv()``); a missing CSV, or a selection with no rows, is an error.
+Paper tables 1-5 list every reported number; a RaMViD row's "reproduced" cell is our runs of the
+newest version of the protocol with an official preset and the same p_U. Our other runs (baselines,
+small models, older protocol versions: labelled ", v1") are added as rows of their own. Embedded
+protocols (``shapes-*``, ``moving-mnist-*``) get one table per dataset: methods down, protocols
+across. The paper's numbers ship with the package (``benchmarks.assets.paper_csv()``); a missing
+CSV, or a selection with no rows, is an error.
+
+Runs are grouped (``group_key``): same protocol and version, method (checkpoint hash or baseline),
+workload (videos, samples, repeats) and sampler settings (sampler, steps, resample, eta, guidance,
+quantize); only the seed differs. A cell shows the group's mean ± std over its seeds (the newest row
+of each seed) with the number of seeds, or, for one seed, its value (± std over repeats, if any);
+N is beside every value.
 """
 from __future__ import annotations
 
@@ -42,15 +49,42 @@ def _is_float(s: str) -> bool:
         return False
 
 
-def _run_value(run: dict[str, str]) -> str:
-    value = f"{float(run['value']):.2f}"
-    std = run.get("std", "")
+Group = list[dict[str, str]]  # runs that differ only in their seed: the newest row of each seed
+GROUP_FIELDS = ("protocol", "version", "method", "ckpt_sha256", "num_videos", "samples_per_video", "repeats",
+                "sampler", "sampler_steps", "resample", "eta", "guidance", "quantize")
+
+
+# Rows written before a field existed ran with its default.
+_DEFAULTS = {"quantize": "round", "guidance": "0", "eta": "0"}
+
+
+def group_key(run: dict[str, str]) -> tuple[str, ...]:
+    """What must match for runs to be seeds of one measurement (``GROUP_FIELDS``)."""
+    def cell(k: str) -> str:
+        value = run.get(k) or _DEFAULTS.get(k, "")
+        return f"{float(value):g}" if k in ("guidance", "eta") and _is_float(value) else value
+
+    return tuple(cell(k) for k in GROUP_FIELDS)
+
+
+def group_value(group: Group) -> str:
+    """'624.45' / '20.50 ± 0.25' (one seed, std over repeats) / '620.00 ± 20.00' (mean ± std over seeds)."""
+    from benchmarks.results import mean_std
+
+    if len(group) > 1:
+        mean, std = mean_std([float(r["value"]) for r in group])
+        return f"{mean:.2f} ± {std:.2f}"
+    run = group[0]
+    value, std = f"{float(run['value']):.2f}", run.get("std", "")
     return f"{value} ± {float(std):.2f}" if std not in ("", None) else value
 
 
-def _run_n(run: dict[str, str]) -> str:
+def group_n(group: Group) -> str:
+    """'256×100', '2048×1 ×10 rep', '32×1 ×3 seeds': videos × samples (× repeats) (× seeds)."""
+    run = group[0]
     n = f"{run['num_videos']}×{run['samples_per_video']}"
-    return n + (f" ×{run['repeats']} rep" if run.get("repeats", "1") not in ("", "1") else "")
+    n += f" ×{run['repeats']} rep" if run.get("repeats", "1") not in ("", "1") else ""
+    return n + (f" ×{len(group)} seeds" if len(group) > 1 else "")
 
 
 def method_label(run: dict[str, str]) -> str:
@@ -63,20 +97,55 @@ def method_label(run: dict[str, str]) -> str:
     return f"RaMViD {run.get('preset', '')} step {run.get('step', '?')} [{run.get('ckpt_sha256', '')[:8]}]"
 
 
-def _latest_by_method(runs: Iterable[dict[str, str]], num_videos: int | None = None,
-                      sampler_steps: int | None = None) -> dict[str, dict[str, str]]:
-    """The newest run per method; workloads other than the protocol's get rows of their own."""
-    latest: dict[str, dict[str, str]] = {}
-    for r in runs:  # file order is time order (append-only), so the last one wins
-        label = method_label(r)
-        if num_videos is not None and r.get("num_videos") != str(num_videos):
-            label += f", n={r.get('num_videos')}"
-        if sampler_steps is not None and r.get("sampler_steps") not in ("", None, str(sampler_steps)):
-            label += f", {r.get('sampler_steps')} steps"
-        if r.get("sampler") not in ("", None, "ddpm"):
-            label += f", {r.get('sampler')}"
-        latest[label] = r
-    return latest
+def _label(r: dict[str, str], num_videos: int | None, sampler_steps: int | None) -> str:
+    """The method label plus what sets the run apart from the protocol as registered."""
+    label = method_label(r)
+    if num_videos is not None and r.get("num_videos") != str(num_videos):
+        label += f", n={r.get('num_videos')}"
+    if sampler_steps is not None and r.get("sampler_steps") not in ("", None, str(sampler_steps)):
+        label += f", {r.get('sampler_steps')} steps"
+    if r.get("sampler") not in ("", None, "ddpm"):
+        label += f", {r.get('sampler')}"
+    if r.get("guidance") not in ("", None) and float(r["guidance"]) != 0:
+        label += f", guidance {r['guidance']}"
+    if r.get("version") != _newest_version(r["protocol"]):
+        label += f", v{r.get('version')}"
+    return label
+
+
+def _newest_version(name: str) -> str:
+    try:
+        return str(default_registry().get(name).version)
+    except ValueError:
+        return ""
+
+
+def _groups_by_method(runs: Iterable[dict[str, str]], num_videos: int | None = None,
+                      sampler_steps: int | None = None) -> dict[str, Group]:
+    """Runs grouped by ``group_key`` (newest row per seed), one labelled entry per group; a group whose
+    label another group already has is labelled with the fields that differ (", quantize floor")."""
+    groups: dict[tuple[str, ...], dict[str, dict[str, str]]] = {}
+    labels: dict[tuple[str, ...], str] = {}
+    for r in runs:  # file order is time order (append-only), so the last row of a seed wins
+        key = group_key(r)
+        groups.setdefault(key, {}).pop(r.get("seed", ""), None)
+        groups[key][r.get("seed", "")] = r
+        if key not in labels:
+            label = _label(r, num_videos, sampler_steps)
+            other = next((k for k, text in labels.items() if text == label), None)
+            labels[key] = label + (_difference(other, key) if other else "")
+    return {label: sorted(groups[key].values(), key=_seed_order) for key, label in labels.items()}
+
+
+def _difference(a: tuple[str, ...], b: tuple[str, ...]) -> str:
+    """', quantize floor': the group fields where key ``b`` differs from key ``a``."""
+    pairs = zip(GROUP_FIELDS, a, b, strict=True)
+    return "".join(f", {f.replace('_', ' ')} {vb}" for f, va, vb in pairs if va != vb)
+
+
+def _seed_order(run: dict[str, str]) -> tuple[int, str]:
+    seed = run.get("seed", "")
+    return (int(seed), seed) if seed.lstrip("-").isdigit() else (0, seed)
 
 
 def _same_pu(a: str, b: str) -> bool:
@@ -90,29 +159,31 @@ def paper_rows(table: str, paper: list[dict[str, str]], runs: list[dict[str, str
     protocols += sorted({r["protocol"] for r in paper if r["table"] == table} - set(protocols))
     out: list[dict[str, Any]] = []
     for proto in protocols:
-        mine = _latest_by_method(r for r in runs if r["protocol"] == proto)
+        mine = _groups_by_method(r for r in runs if r["protocol"] == proto)
         used: set[str] = set()
         for ref in (r for r in paper if r["table"] == table and r["protocol"] == proto):
-            match = [k for k, r in mine.items() if ref["method"] == "RaMViD"
-                     and r.get("preset") in OFFICIAL_PRESETS
-                     and _same_pu(r.get("p_uncond", ""), ref["p_uncond"])]
+            match = [k for k, g in mine.items() if ref["method"] == "RaMViD"
+                     and g[-1].get("preset") in OFFICIAL_PRESETS
+                     and g[-1].get("version") == _newest_version(proto)
+                     and _same_pu(g[-1].get("p_uncond", ""), ref["p_uncond"])]
             run = mine[match[-1]] if match else None
             used.update(match)
             out.append(_paper_line(table, proto, ref, run))
-        for label, run in mine.items():
+        for label, group in mine.items():
             if label not in used:
+                run = group[-1]
                 line = {"method": label, "params": _params(run), "p_uncond": run.get("p_uncond", ""),
                         "metric": run["metric"], "direction": DIRECTION[run["metric"]], "reported": "—"}
-                out.append({"table": table, "protocol": proto, **line, "reproduced": _run_value(run),
-                            "n": _run_n(run)})
+                out.append({"table": table, "protocol": proto, **line, "reproduced": group_value(group),
+                            "n": group_n(group)})
     return out
 
 
-def _paper_line(table: str, proto: str, ref: dict[str, str], run: dict[str, str] | None) -> dict[str, Any]:
+def _paper_line(table: str, proto: str, ref: dict[str, str], group: Group | None) -> dict[str, Any]:
     return {"table": table, "protocol": proto, "method": ref["method"], "params": ref["params"],
             "p_uncond": ref["p_uncond"], "metric": ref["metric"], "direction": ref["direction"],
             "reported": fmt_value(ref["value"], ref["std"]),
-            "reproduced": _run_value(run) if run else "—", "n": _run_n(run) if run else ""}
+            "reproduced": group_value(group) if group else "—", "n": group_n(group) if group else ""}
 
 
 def _params(run: dict[str, str]) -> str:
@@ -129,12 +200,13 @@ def embedded_rows(dataset: str, runs: list[dict[str, str]]) -> tuple[list[str], 
     lines: list[dict[str, Any]] = []
     for p in protos:
         mine = [r for r in runs if r["protocol"] == p.name]
-        for label, run in _latest_by_method(mine, p.num_videos, p.sampler_steps).items():
-            cells.setdefault(label, {})[p.name] = f"{_run_value(run)} (n={run['num_videos']})"
+        for label, group in _groups_by_method(mine, p.num_videos, p.sampler_steps).items():
+            run, seeds = group[-1], f", {len(group)} seeds" if len(group) > 1 else ""
+            cells.setdefault(label, {})[p.name] = f"{group_value(group)} (n={run['num_videos']}{seeds})"
             lines.append({"table": "embedded", "protocol": p.name, "method": label, "params": _params(run),
                           "p_uncond": run.get("p_uncond", ""), "metric": p.metric,
                           "direction": DIRECTION[p.metric], "reported": "—",
-                          "reproduced": _run_value(run), "n": _run_n(run)})
+                          "reproduced": group_value(group), "n": group_n(group)})
     labels = sorted(cells, key=_label_order)
     rows = [[label, *(cells[label].get(p.name, "—") for p in protos)] for label in labels]
     return header, rows, lines

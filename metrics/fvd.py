@@ -12,6 +12,7 @@ import os
 import re
 import warnings
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -83,32 +84,80 @@ def _rechunk(videos: VideosLike, batch_size: int) -> Iterator[torch.Tensor]:
         yield torch.cat(pending)
 
 
+def _forward(videos_or_batches: VideosLike, *, batch_size: int, device: str | None, progress: bool,
+             weights: str | None, model: Callable | None, total: int | None,
+             frames_out: list[int]) -> Iterator[torch.Tensor]:
+    """Extractor outputs [b, 400] per batch (on the CPU); the clips' frame count lands in ``frames_out``."""
+    from tqdm.auto import tqdm
+
+    model = model if model is not None else get_i3d(weights, device)
+    params = next(iter(model.parameters()), None) if isinstance(model, torch.nn.Module) else None
+    dev = params.device if params is not None else torch.device("cpu")
+    if total is None and hasattr(videos_or_batches, "__len__"):
+        total = len(videos_or_batches)  # arrays, tensors and metrics.videos.VideoSet
+    with torch.inference_mode(), tqdm(total=total, disable=not progress, desc="I3D", unit="video") as bar:
+        for batch in _rechunk(videos_or_batches, batch_size):
+            if frames_out and batch.shape[1] != frames_out[0]:
+                raise ValueError(f"videos have different frame counts ({frames_out[0]} and {batch.shape[1]})")
+            frames_out[:] = [batch.shape[1]]
+            yield torch.as_tensor(model(batch.to(dev))).detach().cpu()
+            bar.update(len(batch))
+
+
 def video_stats(videos_or_batches: VideosLike, *, batch_size: int = 16, device: str | None = None,
                 progress: bool = False, weights: str | None = None, model: Callable | None = None,
                 total: int | None = None) -> Stats:
     """Streamed float64 I3D-logit statistics of uint8 [N, T, H, W, 3] videos (array or batches).
 
     ``model`` replaces the I3D: any callable mapping uint8 [B, T, H, W, 3] tensors to [B, 400] (e.g.
-    the TF-Hub backend). ``total`` sizes the progress bar when the input has no ``len``.
+    the TF-Hub backend). ``total`` sizes the progress bar when the input has no ``len``. Memory does
+    not grow with N; ``video_features`` keeps the features instead (for intervals and stats files).
     """
-    from tqdm.auto import tqdm
-
-    model = model if model is not None else get_i3d(weights, device)
-    params = next(iter(model.parameters()), None) if isinstance(model, torch.nn.Module) else None
-    dev = params.device if params is not None else torch.device("cpu")
-    stats, frames = StreamingStats(FEATURE_DIM), None
-    if total is None and hasattr(videos_or_batches, "__len__"):
-        total = len(videos_or_batches)  # arrays, tensors and metrics.videos.VideoSet
-    with torch.inference_mode(), tqdm(total=total, disable=not progress, desc="I3D", unit="video") as bar:
-        for batch in _rechunk(videos_or_batches, batch_size):
-            if frames is not None and batch.shape[1] != frames:
-                raise ValueError(f"videos have different frame counts ({frames} and {batch.shape[1]})")
-            frames = batch.shape[1]
-            stats.update(torch.as_tensor(model(batch.to(dev))).double().cpu())
-            bar.update(len(batch))
+    stats, frames = StreamingStats(FEATURE_DIM), []
+    for out in _forward(videos_or_batches, batch_size=batch_size, device=device, progress=progress,
+                        weights=weights, model=model, total=total, frames_out=frames):
+        stats.update(out.double())
     if stats.n < 2:
         raise ValueError(f"FVD needs at least 2 videos per set, got {stats.n}")
+    return stats.result(frames=frames[0])
+
+
+@dataclass(frozen=True)
+class FeatureSet:
+    """Extractor features of a video set: float32 [N, 400] (I3D's logits are float32, so this is exact)
+    and the frames per clip they came from."""
+
+    features: np.ndarray
+    frames: int | None
+
+    def stats(self) -> Stats:
+        """float64 statistics of the features, computed in one pass (the same bits every time)."""
+        return stats_from_features(self.features, self.frames)
+
+
+def stats_from_features(features: np.ndarray, frames: int | None = None) -> Stats:
+    """float64 (mu, sigma 1/(N-1), n) of features [N, D], as one ``StreamingStats`` update."""
+    if len(features) < 2:
+        raise ValueError(f"FVD needs at least 2 videos per set, got {len(features)}")
+    stats = StreamingStats(features.shape[1])
+    stats.update(np.asarray(features, np.float64))
     return stats.result(frames=frames)
+
+
+def video_features(videos_or_batches: VideosLike, *, batch_size: int = 16, device: str | None = None,
+                   progress: bool = False, weights: str | None = None, model: Callable | None = None,
+                   total: int | None = None) -> FeatureSet:
+    """The extractor's features of uint8 [N, T, H, W, 3] videos, float32 [N, 400] in input order."""
+    frames: list[int] = []
+    parts = [out.float().numpy() for out in _forward(
+        videos_or_batches, batch_size=batch_size, device=device, progress=progress, weights=weights,
+        model=model, total=total, frames_out=frames)]
+    feats = np.concatenate(parts) if parts else np.zeros((0, FEATURE_DIM), np.float32)
+    if len(feats) < 2:
+        raise ValueError(f"FVD needs at least 2 videos per set, got {len(feats)}")
+    if not np.isfinite(feats).all():
+        raise ValueError("features contain NaN or inf: check the input videos and the weights")
+    return FeatureSet(features=feats, frames=frames[0])
 
 
 def fvd_from_stats(a: Stats, b: Stats) -> float:
@@ -163,8 +212,8 @@ def _stats_arrays(stats: Stats, text: str) -> dict[str, np.ndarray]:
             "key_json": np.asarray(text)}
 
 
-def _parse_stats(data: bytes, text: str) -> Stats:
-    """Statistics from a cached .npz's bytes, after checking the sha256 stored beside them."""
+def checked_arrays(data: bytes) -> dict[str, np.ndarray]:
+    """The arrays of an .npz written by ``write_checked``, after checking the sha256 stored beside them."""
     with np.load(io.BytesIO(data), allow_pickle=False) as z:
         arrays = {k: z[k] for k in z.files}
     stored = str(arrays.pop("sha256", ""))
@@ -172,10 +221,32 @@ def _parse_stats(data: bytes, text: str) -> Stats:
         raise CacheCorrupt("has no checksum (written by an older version)")
     if arrays_sha256(arrays) != stored:
         raise CacheCorrupt("failed its checksum")
+    return arrays
+
+
+def write_checked(tmp: Path, arrays: dict[str, np.ndarray]) -> None:
+    """``arrays`` plus their ``arrays_sha256`` as member ``sha256``, as an .npz at ``tmp``."""
+    with open(tmp, "wb") as f:
+        np.savez(f, **arrays, sha256=np.asarray(arrays_sha256(arrays)))
+
+
+def _parse_stats(data: bytes, text: str) -> Stats:
+    """Statistics from a cached .npz's bytes, after checking the sha256 stored beside them."""
+    arrays = checked_arrays(data)
     if str(arrays["key_json"]) != text:
         raise CacheCorrupt("holds statistics for another key")
     f = int(arrays["frames"])
     return Stats(mu=arrays["mu"], sigma=arrays["sigma"], n=int(arrays["n"]), frames=f if f > 0 else None)
+
+
+def _cache_entry(sub: str, name: str, key: dict, model: Callable, frames: int | None,
+                 **extra: Any) -> tuple[Path, str]:
+    """(cache file, key text): ``name`` made filesystem-safe plus a hash of ``stats_key`` (+ ``extra``)."""
+    text = json.dumps({**stats_key(key, weights_sha256=weights_digest(model), frames=frames), **extra},
+                      sort_keys=True, default=str)
+    digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-") or "stats"
+    return cache_dir(sub) / f"{slug}-{digest}.npz", text
 
 
 def cached_video_stats(name: str, key: dict, make_batches: Callable[[], VideosLike], *,
@@ -190,11 +261,7 @@ def cached_video_stats(name: str, key: dict, make_batches: Callable[[], VideosLi
     ``make_batches`` is called only on a miss.
     """
     model = model if model is not None else get_i3d(weights, kw.get("device"))
-    text = json.dumps(stats_key(key, weights_sha256=weights_digest(model), frames=frames),
-                      sort_keys=True, default=str)
-    digest = hashlib.sha256(text.encode()).hexdigest()[:16]
-    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-") or "stats"
-    path = cache_dir("fvd_stats") / f"{slug}-{digest}.npz"
+    path, text = _cache_entry("fvd_stats", name, key, model, frames)
     hit = read_cache(path, lambda data: _parse_stats(data, text))
     if hit is not None:
         return hit
@@ -203,10 +270,36 @@ def cached_video_stats(name: str, key: dict, make_batches: Callable[[], VideosLi
         raise ValueError(f"cached_video_stats({name!r}): videos have {stats.frames} frames, "
                          f"the key says {frames}")
     arrays = _stats_arrays(stats, text)
-    checksum = arrays_sha256(arrays)
-
-    def write(tmp: Path) -> None:
-        with open(tmp, "wb") as f:
-            np.savez(f, **arrays, sha256=np.asarray(checksum))
-    write_cache(path, write)
+    write_cache(path, lambda tmp: write_checked(tmp, arrays))
     return stats
+
+
+def _parse_features(data: bytes, text: str) -> FeatureSet:
+    arrays = checked_arrays(data)
+    if str(arrays["key_json"]) != text:
+        raise CacheCorrupt("holds features for another key")
+    f = int(arrays["frames"])
+    return FeatureSet(features=arrays["features"], frames=f if f > 0 else None)
+
+
+def cached_video_features(name: str, key: dict, make_batches: Callable[[], VideosLike], *,
+                          frames: int | None = None, weights: str | None = None,
+                          model: Callable | None = None, **kw: Any) -> FeatureSet:
+    """``video_features(make_batches(), **kw)``, cached under ``$RAMVID_CACHE/fvd_features``.
+
+    Keyed, checked and rebuilt exactly like ``cached_video_stats``; the features (float32 [N, 400])
+    let intervals and other estimators be computed without another pass of the extractor.
+    """
+    model = model if model is not None else get_i3d(weights, kw.get("device"))
+    path, text = _cache_entry("fvd_features", name, key, model, frames, cached="features float32")
+    hit = read_cache(path, lambda data: _parse_features(data, text))
+    if hit is not None:
+        return hit
+    found = video_features(make_batches(), weights=weights, model=model, **kw)
+    if frames is not None and found.frames != frames:
+        raise ValueError(f"cached_video_features({name!r}): videos have {found.frames} frames, "
+                         f"the key says {frames}")
+    arrays = {"features": found.features, "frames": np.asarray(found.frames or 0, np.int64),
+              "key_json": np.asarray(text)}
+    write_cache(path, lambda tmp: write_checked(tmp, arrays))
+    return found

@@ -2,8 +2,9 @@
 
 Example ``item`` of step ``step`` draws everything from ``make_generator(seed, step, item)``, so
 the examples do not depend on the micro-batch size, on resuming, or on which process draws them.
-``Batches`` draws them in the training process or, with ``workers`` > 0, ahead of time in spawned
-worker processes (the same numbers either way).
+Under torchrun, rank r of G trains the examples with item mod G == r (``micro_batches``), so a step
+sees the same examples for any G. ``Batches`` draws them in the training process or, with
+``workers`` > 0, ahead of time in spawned worker processes (the same numbers either way).
 """
 from __future__ import annotations
 
@@ -31,10 +32,15 @@ class ClipSource(Protocol):
     def random_clip(self, generator: torch.Generator) -> np.ndarray: ...  # uint8 [T, H, W, 3]
 
 
-def micro_batches(train: TrainConfig) -> list[range]:
-    """The example indices of each micro-batch of one optimizer step."""
-    return [range(a, min(a + train.micro_batch, train.batch_size))
-            for a in range(0, train.batch_size, train.micro_batch)]
+def micro_batches(train: TrainConfig, rank: int = 0, size: int = 1) -> list[range]:
+    """The example indices of each micro-batch that rank ``rank`` of ``size`` runs in one step.
+
+    The rank's examples are ``range(rank, batch_size, size)``, cut into pieces of ``micro_batch``
+    (the last one shorter when ``micro_batch`` does not divide them). One process: consecutive
+    ranges, ``[range(0, mb), range(mb, 2 mb), ...]``.
+    """
+    mine = range(rank, train.batch_size, size)
+    return [mine[a:a + train.micro_batch] for a in range(0, len(mine), train.micro_batch)]
 
 
 def draw_batch(dataset: ClipSource, config: RamvidConfig, seed: int, step: int, items: range) -> Batch:
@@ -81,9 +87,9 @@ def _exit_with_parent(parent: int, poll_s: float = 0.5) -> None:
     threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
-def _worker_draw(step: int, start: int, stop: int) -> tuple[np.ndarray, ...]:
+def _worker_draw(step: int, start: int, stop: int, stride: int = 1) -> tuple[np.ndarray, ...]:
     w = _WORKER
-    batch = draw_batch(w["dataset"], w["config"], w["seed"], step, range(start, stop))
+    batch = draw_batch(w["dataset"], w["config"], w["seed"], step, range(start, stop, stride))
     return tuple(np.asarray(x) for x in batch)  # numpy pickles by value (no shared-memory handles)
 
 
@@ -91,13 +97,16 @@ class Batches:
     """The training examples of (step, items): drawn here, or ahead of time by worker processes.
 
     Every example comes from its own generator (seed, step, item), so workers change when the
-    numbers are made, never what they are. With ``workers`` > 0 the micro-batches of the next
-    ``2 * workers`` steps are queued; a request out of that order is drawn on demand.
+    numbers are made, never what they are. With ``workers`` > 0 the micro-batches that rank
+    ``rank`` of ``size`` runs (``micro_batches``) in the next ``2 * workers`` steps are queued; a
+    request out of that order is drawn on demand.
     """
 
-    def __init__(self, dataset: ClipSource, config: RamvidConfig, seed: int, *, workers: int = 0) -> None:
+    def __init__(self, dataset: ClipSource, config: RamvidConfig, seed: int, *, workers: int = 0,
+                 rank: int = 0, size: int = 1) -> None:
         self.dataset, self.config, self.seed = dataset, config, seed
-        self.pending: dict[tuple[int, int, int], Future] = {}
+        self.rank, self.size = rank, size
+        self.pending: dict[tuple[int, int, int, int], Future] = {}
         self.queued = 0  # steps below this have been queued
         self.depth = 2 * workers  # steps queued ahead
         self.pool = None
@@ -116,13 +125,13 @@ class Batches:
             return draw_batch(self.dataset, self.config, self.seed, step, items)
         self.queued = max(self.queued, step)
         while self.queued < step + self.depth:
-            for r in micro_batches(self.config.train):
-                self.pending[(self.queued, r.start, r.stop)] = self.pool.submit(
-                    _worker_draw, self.queued, r.start, r.stop)
+            for r in micro_batches(self.config.train, self.rank, self.size):
+                self.pending[(self.queued, r.start, r.stop, r.step)] = self.pool.submit(
+                    _worker_draw, self.queued, r.start, r.stop, r.step)
             self.queued += 1
         for old in [k for k in self.pending if k[0] < step]:  # skipped steps: drop their work
             self.pending.pop(old).cancel()
-        key = (step, items.start, items.stop)
+        key = (step, items.start, items.stop, items.step)
         future = self.pending.pop(key, None) or self.pool.submit(_worker_draw, *key)
         clips, mask, t, noise = future.result()
         return clips, torch.from_numpy(mask), torch.from_numpy(t), torch.from_numpy(noise)

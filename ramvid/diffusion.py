@@ -7,7 +7,7 @@ is turned into an eps denoiser by ``as_eps_denoiser``, so every sampler works on
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -82,24 +82,80 @@ class Schedule:
         scale = 1000.0 / steps
         return cls.from_betas(np.linspace(scale * 1e-4, scale * 0.02, steps, dtype=np.float64))
 
-    def respace(self, n: int) -> Schedule:
-        """Keep ``n`` evenly strided steps (improved-diffusion ``space_timesteps`` with one section).
+    def respace(self, spacing: int | str | Sequence[int]) -> Schedule:
+        """Keep the steps ``space_timesteps(self.steps, spacing)`` picks (an int: that many, evenly).
 
         Betas are recomputed from the kept ``alphas_cumprod`` so the marginals q(x_t | x_0) match.
         """
-        if not 1 <= n <= self.steps:
-            raise ValueError(f"cannot respace {self.steps} diffusion steps to {n}; use 1..{self.steps}")
-        stride = (self.steps - 1) / (n - 1) if n > 1 else 1.0
-        keep_set, cur = set(), 0.0
-        for _ in range(n):  # cumulative float sum and Python's round, exactly as improved-diffusion
-            keep_set.add(round(cur))
-            cur += stride
-        keep = sorted(keep_set)
-        if len(keep) != n:
-            raise ValueError(f"cannot divide {self.steps} steps into {n} distinct steps")
+        return self.keep(space_timesteps(self.steps, spacing))
+
+    def keep(self, indices: Sequence[int]) -> Schedule:
+        """The chain through the given step indices of this one (improved-diffusion SpacedDiffusion)."""
+        keep = sorted(set(int(i) for i in indices))
+        if not keep or keep[0] < 0 or keep[-1] >= self.steps:
+            raise ValueError(f"kept steps must be a non-empty subset of 0..{self.steps - 1}")
         ac = self.alphas_cumprod[keep]
         betas = 1.0 - ac / np.append(1.0, ac[:-1])
         return Schedule.from_betas(betas, self.timestep_map[keep], self.original_steps)
+
+
+def _parse_sections(spacing: int | str | Sequence[int]) -> list[int] | int:
+    """``spacing`` -> section counts, or the step count N of "ddimN" returned as a bare int."""
+    if isinstance(spacing, str):
+        text = spacing.strip()
+        if text.startswith("ddim"):
+            if not text[4:].isdigit():
+                raise ValueError(f"cannot respace with {spacing!r}: write ddimN with a whole N, e.g. ddim25")
+            return int(text[4:])
+        try:
+            return [int(x) for x in text.split(",")]
+        except ValueError:
+            raise ValueError(f"cannot respace with {spacing!r}: write a step count (25), section counts "
+                             "(10,15,20) or ddimN (ddim25)") from None
+    return [int(spacing)] if isinstance(spacing, (int, np.integer)) else [int(x) for x in spacing]
+
+
+def check_spacing(spacing: int | str | Sequence[int]) -> None:
+    """Syntax and sign check without a chain length (what a spec can check before any work)."""
+    sections = _parse_sections(spacing)
+    counts = [sections] if isinstance(sections, int) else sections
+    if any(c < 0 for c in counts) or sum(counts) < 1:
+        raise ValueError(f"cannot respace with {spacing!r}: counts must be >= 0 and keep at least one step")
+
+
+def space_timesteps(num_timesteps: int, spacing: int | str | Sequence[int]) -> list[int]:
+    """The kept step indices (sorted) of a ``num_timesteps`` chain, as improved-diffusion's respace.py.
+
+    ``spacing``: an int N (N steps, evenly strided over the whole chain); section counts as a
+    sequence or a string "10,15,20" (the chain is cut into that many equal parts, the first
+    ``num_timesteps % sections`` one step longer, and section k keeps ``counts[k]`` steps: the
+    section's first step, then a fractional stride (size - 1) / (count - 1) accumulated in floats and
+    rounded with Python's round, so the last step of each section is kept); or "ddimN": the smallest
+    integer stride k with len(range(0, num_timesteps, k)) == N, keeping 0, k, 2k, ... (DDIM's
+    striding; the last step of the chain is usually not kept).
+    """
+    sections = _parse_sections(spacing)
+    check_spacing(spacing)
+    if isinstance(sections, int):
+        for stride in range(1, num_timesteps):
+            if len(range(0, num_timesteps, stride)) == sections:
+                return list(range(0, num_timesteps, stride))
+        raise ValueError(f"cannot respace a {num_timesteps}-step chain with {spacing!r}: no integer stride "
+                         f"keeps exactly {sections} steps; pick another N or give a step count")
+    size_per, extra = divmod(num_timesteps, len(sections))
+    start, kept = 0, []
+    for k, count in enumerate(sections):
+        size = size_per + (1 if k < extra else 0)
+        if size < count:
+            raise ValueError(f"cannot respace a {num_timesteps}-step chain with {spacing!r}: section {k} has "
+                             f"{size} steps, fewer than the {count} asked; ask for at most {size}")
+        stride = (size - 1) / (count - 1) if count > 1 else 1.0
+        cur = 0.0
+        for _ in range(count):  # cumulative float sum, then round: the exact rounding of the original
+            kept.append(start + round(cur))
+            cur += stride
+        start += size
+    return sorted(set(kept))
 
 
 def extract(arr: np.ndarray, t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
@@ -137,6 +193,25 @@ def q_posterior_mean(schedule: Schedule, x0: torch.Tensor, x_t: torch.Tensor,
             + extract(schedule.posterior_mean_coef2, t, x_t) * x_t)
 
 
+def denoise(denoiser: Denoiser, schedule: Schedule, x_t: torch.Tensor, t: torch.Tensor, *,
+            clip: bool = True) -> torch.Tensor:
+    """The x0 prediction [B, C, T, H, W] of an eps denoiser at step indices ``t`` [B] of ``schedule``.
+
+    ``clip`` clamps it to [-1, 1] (improved-diffusion's clip_denoised, default on).
+    """
+    eps = denoiser(x_t, model_timesteps(schedule, t))
+    if eps.shape != x_t.shape:
+        raise ValueError(f"denoiser returned shape {list(eps.shape)}, expected {list(x_t.shape)}")
+    pred_x0 = predict_x0_from_eps(schedule, x_t, t, eps)
+    return pred_x0.clamp(-1.0, 1.0) if clip else pred_x0
+
+
+def eps_from_x0(schedule: Schedule, x_t: torch.Tensor, t: torch.Tensor, x0: torch.Tensor) -> torch.Tensor:
+    """eps = (sqrt(1/abar_t) x_t - x0) / sqrt(1/abar_t - 1), coefficients from the float64 tables."""
+    ac = schedule.alphas_cumprod
+    return (extract(np.sqrt(1.0 / ac), t, x_t) * x_t - x0) / extract(np.sqrt(1.0 / ac - 1.0), t, x_t)
+
+
 class MeanVariance(NamedTuple):
     mean: torch.Tensor  # [B, C, T, H, W]
     log_variance: torch.Tensor  # [B, 1, 1, 1, 1]
@@ -150,12 +225,7 @@ def p_mean_variance(denoiser: Denoiser, schedule: Schedule, x_t: torch.Tensor, t
     ``t`` [B] are step indices of ``schedule``; the denoiser gets ``model_timesteps(schedule, t)``.
     ``clip`` clamps the x0 prediction to [-1, 1] (improved-diffusion's clip_denoised, default on).
     """
-    eps = denoiser(x_t, model_timesteps(schedule, t))
-    if eps.shape != x_t.shape:
-        raise ValueError(f"denoiser returned shape {list(eps.shape)}, expected {list(x_t.shape)}")
-    pred_x0 = predict_x0_from_eps(schedule, x_t, t, eps)
-    if clip:
-        pred_x0 = pred_x0.clamp(-1.0, 1.0)
+    pred_x0 = denoise(denoiser, schedule, x_t, t, clip=clip)
     mean = q_posterior_mean(schedule, pred_x0, x_t, t)
     return MeanVariance(mean, extract(schedule.model_log_variance, t, x_t), pred_x0)
 

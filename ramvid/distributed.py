@@ -7,8 +7,12 @@ code needs no branches.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime
 import os
+import signal
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -97,6 +101,29 @@ def broadcast_object(obj: Any, world: World, src: int = 0) -> Any:
     box = [obj]
     dist.broadcast_object_list(box, src=src)
     return box[0]
+
+
+@contextlib.contextmanager
+def sigterm_exits(world: World) -> Iterator[None]:
+    """While inside, SIGTERM raises SystemExit(143), so ``finally`` blocks and ``atomic_path`` clean up.
+
+    torchrun stops the surviving ranks with SIGTERM when one rank fails; by default that kills a
+    rank mid-write and leaves its temp file. Outside this block SIGTERM keeps its old action (a
+    rank blocked in a collective would not run a Python handler anyway). One process, or a thread
+    other than the main one: no change.
+    """
+    if not world.active or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: Any) -> None:
+        raise SystemExit(128 + signum)
+
+    before = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, before)
 
 
 def _comm_device() -> torch.device:

@@ -4,7 +4,9 @@ One step (docs/paper-facts.md sections 1, 2 and 5): for each of ``batch_size`` e
 a random condition mask (p_U unconditional, else k ~ U{1..K} known frames), a timestep t ~ U{0..S-1}
 and noise; noise only the unknown frames, keep known frames clean, and regress eps (or v, see
 ``DiffusionConfig.prediction``) on the noised frames only. Micro-batches accumulate gradients with
-each loss divided by their number.
+each loss divided by their number. Under torchrun the same global batch is shared by the G processes
+(DDP; the step itself is ``ramvid.train_step``): rank 0 alone writes the files below, and a run may
+be resumed with another G.
 
 Every random draw of step ``s`` comes from ``make_generator(seed, s, item)`` (and the weight init
 from ``(seed, INIT_KEY)``), so a run interrupted at any checkpoint and resumed reaches bit-identical
@@ -19,7 +21,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,8 +29,8 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from ramvid import diffusion, masking
-from ramvid.batches import Batches, ClipSource, micro_batches
+from ramvid import diffusion, distributed
+from ramvid.batches import Batches, ClipSource
 from ramvid.checkpoint import (
     checkpoint_name,
     latest_checkpoint,
@@ -43,6 +44,19 @@ from ramvid.diffusion import PREDICTIONS
 from ramvid.ema import Ema
 from ramvid.specs import option, validate
 from ramvid.specs import to_dict as spec_dict
+from ramvid.train_step import (  # noqa: F401 - micro_batch_loss, DROPOUT_KEY: public here as before
+    DROPOUT_KEY,
+    PRECISIONS,
+    TrainingDiverged,
+    TrainState,
+    check_compile,
+    check_finite_weights,
+    check_global_batch,
+    matmul_precision,
+    micro_batch_loss,
+    prepare,
+    train_step,
+)
 from ramvid.utils import (
     atomic_write,
     clean_stale_temp,
@@ -52,16 +66,8 @@ from ramvid.utils import (
     resolve_device,
     seed_for,
 )
-from ramvid.video import to_model
 
 INIT_KEY = 2**31 - 1  # generator key for the weight init, apart from any step index
-DROPOUT_KEY = 2**31 - 2  # per-step key for the global RNG (dropout) inside forward passes
-
-
-class TrainingDiverged(RuntimeError):
-    """Loss or gradient norm became NaN/inf; no checkpoint was written for that step."""
-
-    user_error = True  # the CLI prints it as one line
 
 
 @dataclass(frozen=True)
@@ -69,14 +75,6 @@ class TrainResult:
     step: int  # optimizer steps completed in total
     checkpoint: Path | None  # newest checkpoint on disk
     last_loss: float | None  # loss of the last step run by this call (None if nothing ran)
-
-
-@dataclass
-class _State:
-    model: torch.nn.Module
-    opt: torch.optim.Optimizer
-    ema: Ema
-    step: int
 
 
 def resolve_train_config(config: RamvidConfig, *, batch_size: int | None = None,
@@ -116,9 +114,10 @@ class TrainSpec:
     resume: bool = option(False, "Continue from the newest ckpt-<step>.pt in --out.")
     seed: int | None = option(None, "Step s, example i draws from generator (seed, s, i) [default: 0, or "
                               "the checkpoint's on --resume].")
-    batch_size: int | None = option(None, "Examples per optimizer step (default: the preset's).", min=1)
-    micro_batch: int | None = option(None, "Examples per forward pass; gradients accumulate (default: "
-                                     "the preset's).", min=1)
+    batch_size: int | None = option(None, "Examples per optimizer step, all processes together (default: "
+                                    "the preset's).", min=1)
+    micro_batch: int | None = option(None, "Examples per forward pass of one process; gradients "
+                                     "accumulate (default: the preset's).", min=1)
     lr: float | None = option(None, "AdamW learning rate (default: the preset's).", min=0.0, min_open=True)
     ema_rate: float | None = option(None, "EMA decay (default: the preset's).", min=0.0)
     prediction: str | None = option(None, "Network output: " + "; ".join(
@@ -127,11 +126,19 @@ class TrainSpec:
     save_every: int = option(1000, "Checkpoint every K steps (and always at the end).", min=1)
     keep: int = option(3, "Keep the newest K checkpoints; 0 keeps all.", min=0)
     log_every: int = option(1, "Append a log.jsonl line every K steps.", min=1)
-    workers: int = option(0, "Processes drawing upcoming batches ahead of the GPU (same numbers as 0).",
-                          min=0)
+    log_dir: str | None = option(None, "Also write TensorBoard event files here (needs "
+                                 'pip install "ramvid-bench[tensorboard]").')
+    workers: int = option(0, "Processes (per training process) drawing upcoming batches ahead of the GPU "
+                          "(same numbers as 0).", min=0)
     max_minutes: float | None = option(None, "Stop after this much wall time, saving a checkpoint "
                                        "(resume with --resume).", min=0.0, min_open=True)
-    device: str | None = option(None, "cpu, cuda, cuda:1 ... (default: CUDA if available).")
+    device: str | None = option(None, "cpu, cuda, cuda:1 ... (default: CUDA if available; under "
+                                "torchrun cuda means cuda:LOCAL_RANK).")
+    precision: str = option("fp32", "fp32 (TF32 matmuls allowed on CUDA) or bf16 (autocast forward; norms, "
+                            "softmax and loss in float32).", choices=PRECISIONS)
+    grad_checkpoint: bool = option(False, "Recompute each residual/attention block in backward: less "
+                                   "memory, more compute, same gradients.")
+    compile: bool = option(False, "torch.compile the model (needs triton on CUDA, a C++ compiler on CPU).")
     progress: bool = option(True, "No progress bar.", flag="--quiet", invert=True)
 
     def __post_init__(self) -> None:
@@ -155,12 +162,16 @@ def train(config: RamvidConfig, dataset: ClipSource, spec: TrainSpec | None = No
     ``max_minutes`` stops after the first step that ends past that wall time, saving a checkpoint
     there, so a job with a time limit ends resumable. The spec is stored in every checkpoint.
     Raises ``TrainingDiverged`` on a NaN/inf loss, leaving the last good checkpoint intact.
+    Under torchrun (G processes; ``batch_size`` is the global batch, a multiple of G) every rank
+    calls this; rank 0 writes the files, and all ranks stop at the same step.
     """
     spec = TrainSpec(**fields) if spec is None else dataclasses.replace(spec, **fields)
     out_dir, seed, prediction = Path(spec.out_dir), spec.seed, spec.prediction
     device = spec.device
     dev = resolve_device(device) if not isinstance(device, torch.device) else device
-    ckpt = _resume_source(out_dir, spec.resume)
+    world = distributed.init(dev)
+    dev = distributed.local_device(dev, world)
+    ckpt = _resume_source(out_dir, spec.resume, world)
     saved = read_checkpoint(ckpt) if ckpt is not None else None
     saved_config = RamvidConfig.from_dict(saved["config"]) if saved is not None else None
     if seed is None:
@@ -174,16 +185,23 @@ def train(config: RamvidConfig, dataset: ClipSource, spec: TrainSpec | None = No
         _check_same(_core(base, train=False), _core(config, train=False), ckpt, "--preset and --prediction")
     config = resolve_train_config(base, batch_size=spec.batch_size, micro_batch=spec.micro_batch,
                                   lr=spec.lr, ema_rate=spec.ema_rate)
+    check_global_batch(config.train.batch_size, world.size)
+    if spec.compile:
+        check_compile(dev)
     data = {"name": spec.data or type(dataset).__name__,
             "path": None if spec.data_path is None else str(spec.data_path)}
     state = _new_state(config, seed, dev)
     if saved is not None:
         _restore(state, saved, config, seed, data, ckpt)
     spec = dataclasses.replace(spec, seed=seed, prediction=config.diffusion.prediction, device=str(dev))
-    _write_run_files(out_dir, config, spec, data, dev, ckpt, state.step)
-    batches = Batches(dataset, config, seed, workers=spec.workers)
+    if world.main:
+        _write_run_files(out_dir, config, spec, data, dev, ckpt, state.step, world.size)
+    distributed.barrier(world)
+    prepare(state, dev, world, grad_checkpoint=spec.grad_checkpoint, compile_model=spec.compile)
+    batches = Batches(dataset, config, seed, workers=spec.workers, rank=world.rank, size=world.size)
     try:
-        return _loop(state, config, batches, spec, dev=dev, data=data)
+        with matmul_precision(dev, spec.precision):
+            return _loop(state, config, batches, spec, dev=dev, data=data, world=world)
     finally:
         batches.close()
 
@@ -201,15 +219,36 @@ def train_job(spec: TrainSpec) -> TrainResult:
     return train(config, source, spec)
 
 
-def _resume_source(out_dir: Path, resume: bool) -> Path | None:
+def planned_batch_size(spec: TrainSpec) -> int:
+    """The global batch ``spec`` will train with, found without loading a checkpoint (for launchers).
+
+    ``--batch-size``, else on ``--resume`` the one in ``--out``'s config.json, else the preset's.
+    """
+    from ramvid.config import get_preset
+
+    if spec.batch_size is not None:
+        return spec.batch_size
+    saved = Path(spec.out_dir) / "config.json"
+    if spec.resume and saved.is_file():
+        return RamvidConfig.from_dict(json.loads(saved.read_text())).train.batch_size
+    if spec.preset is None:
+        raise ValueError("--preset is required")
+    return get_preset(spec.preset).train.batch_size
+
+
+def _resume_source(out_dir: Path, resume: bool, world: distributed.World) -> Path | None:
     newest = latest_checkpoint(out_dir)
+    name = None if newest is None else newest.name
+    if world.active and distributed.broadcast_object(name, world) != name:
+        raise ValueError(f"{out_dir}: rank {world.rank} finds checkpoint {name} but rank 0 another; --out "
+                         "must be one folder all processes share (on several nodes: a shared filesystem)")
     if newest is not None and not resume:
         raise ValueError(f"{out_dir} already holds checkpoints ({newest.name}); pass --resume to "
                          "continue, or choose another --out")
     return newest if resume else None
 
 
-def _new_state(config: RamvidConfig, seed: int, dev: torch.device) -> _State:
+def _new_state(config: RamvidConfig, seed: int, dev: torch.device) -> TrainState:
     from ramvid.model import build_model
 
     # Init on CPU from its own seed: the same weights on every device, independent of global RNG.
@@ -219,7 +258,7 @@ def _new_state(config: RamvidConfig, seed: int, dev: torch.device) -> _State:
     model = model.to(dev).train()
     opt = torch.optim.AdamW(model.parameters(), lr=config.train.lr,
                             weight_decay=config.train.weight_decay)
-    return _State(model=model, opt=opt, ema=Ema(model, config.train.ema_rate), step=0)
+    return TrainState(model=model, opt=opt, ema=Ema(model, config.train.ema_rate), step=0)
 
 
 def _core(config: RamvidConfig, train: bool = True) -> dict[str, Any]:
@@ -239,7 +278,7 @@ def _check_same(saved: dict[str, Any], now: dict[str, Any], ckpt: Path, hint: st
                              f"{b!r}; use the same {hint} or another --out")
 
 
-def _restore(state: _State, saved: dict[str, Any], config: RamvidConfig, seed: int,
+def _restore(state: TrainState, saved: dict[str, Any], config: RamvidConfig, seed: int,
              data: dict[str, Any], ckpt: Path) -> None:
     from ramvid.model import load_state_dict_checked
 
@@ -258,7 +297,7 @@ def _restore(state: _State, saved: dict[str, Any], config: RamvidConfig, seed: i
 
 
 def _write_run_files(out_dir: Path, config: RamvidConfig, spec: TrainSpec, data: dict[str, Any],
-                     dev: torch.device, ckpt: Path | None, step: int) -> None:
+                     dev: torch.device, ckpt: Path | None, step: int, processes: int = 1) -> None:
     def dump(obj: Any) -> Any:
         return lambda p: p.write_text(json.dumps(obj, indent=2) + "\n")
 
@@ -269,7 +308,7 @@ def _write_run_files(out_dir: Path, config: RamvidConfig, spec: TrainSpec, data:
     atomic_write(out_dir / "config.json", dump(config.to_dict()))
     run = {"seed": spec.seed, "steps": spec.steps, "dataset": data, "device": str(dev),
            "git_hash": git_hash(), "resumed_from": None if ckpt is None else ckpt.name,
-           "spec": spec_dict(spec)}
+           "processes": processes, "spec": spec_dict(spec)}
     atomic_write(out_dir / "run.json", dump(run))
     _truncate_log(out_dir / "log.jsonl", step)
 
@@ -299,70 +338,40 @@ def _truncate_log(path: Path, step: int) -> None:
     atomic_write(path, lambda p: p.write_text("".join(ln + "\n" for ln in kept)))
 
 
-def micro_batch_loss(model: torch.nn.Module, schedule: diffusion.Schedule, x0: torch.Tensor,
-                     mask: torch.Tensor, t: torch.Tensor, noise: torch.Tensor,
-                     prediction: str = "eps") -> torch.Tensor:
-    """RaMViD loss: noise unknown frames only, keep known frames clean, MSE where noised.
-
-    x0, noise float [B,3,T,H,W]; mask bool [B,T] (True = known); t int64 [B] step indices.
-    The target is eps (the paper) or v (``prediction="v"``).
-    """
-    x_t = masking.impose(diffusion.q_sample(schedule, x0, t, noise), x0, mask)
-    out = model(x_t, diffusion.model_timesteps(schedule, t))
-    return masking.masked_mse(out, diffusion.training_target(schedule, x0, t, noise, prediction), mask)
-
-
-def _train_step(state: _State, config: RamvidConfig, batches: Batches, schedule: diffusion.Schedule,
-                seed: int, dev: torch.device) -> tuple[float, float]:
-    """One optimizer step over ``batch_size`` examples in micro-batches; returns (loss, grad norm)."""
-    tc = config.train
-    n_micro = math.ceil(tc.batch_size / tc.micro_batch)
-    state.opt.zero_grad(set_to_none=True)
-    total = torch.zeros((), device=dev)
-    devices = [dev.index or 0] if dev.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(seed_for(seed, state.step, DROPOUT_KEY))  # dropout, if any, is resumable
-        for items in micro_batches(tc):
-            clips, mask, t, noise = batches(state.step, items)
-            loss = micro_batch_loss(state.model, schedule, to_model(clips, dev), mask.to(dev),
-                                    t.to(dev), noise.to(dev), config.diffusion.prediction) / n_micro
-            loss.backward()
-            total += loss.detach()
-    loss_value = float(total)
-    if not math.isfinite(loss_value):
-        raise TrainingDiverged(f"step {state.step + 1}: loss is {loss_value}")
-    grad_norm = float(torch.nn.utils.clip_grad_norm_(state.model.parameters(), tc.grad_clip))
-    if not math.isfinite(grad_norm):
-        raise TrainingDiverged(f"step {state.step + 1}: gradient norm is {grad_norm}")
-    state.opt.step()
-    state.ema.update(state.model)
-    state.step += 1
-    return loss_value, grad_norm
-
-
-def _loop(state: _State, config: RamvidConfig, batches: Batches, spec: TrainSpec, *, dev: torch.device,
-          data: dict[str, Any]) -> TrainResult:
+def _loop(state: TrainState, config: RamvidConfig, batches: Batches, spec: TrainSpec, *,
+          dev: torch.device, data: dict[str, Any], world: distributed.World) -> TrainResult:
     steps, out_dir, seed, max_minutes = spec.steps, Path(spec.out_dir), spec.seed, spec.max_minutes
     schedule = diffusion.Schedule.linear(config.diffusion.steps)
     log_path = out_dir / "log.jsonl"
     last_loss = None
     started = time.perf_counter()
-    bar = tqdm(total=steps, initial=min(state.step, steps), disable=not spec.progress, desc="train",
-               unit="step", dynamic_ncols=True)
+    from ramvid.plots import TrainingPlots
+
+    # loss.png beside log.jsonl at every checkpoint (and TensorBoard with --log-dir), rank 0 only;
+    # a missing TensorBoard fails here, before step 1
+    plots = TrainingPlots(out_dir, spec.log_dir, start_step=state.step) if world.main else None
+    bar = tqdm(total=steps, initial=min(state.step, steps), disable=not (spec.progress and world.main),
+               desc="train", unit="step", dynamic_ncols=True)
     try:
         while state.step < steps:
             t0 = time.perf_counter()
             try:
-                last_loss, grad_norm = _train_step(state, config, batches, schedule, seed, dev)
+                last_loss, grad_norm = train_step(state, config, batches, schedule, seed, dev, world,
+                                                  spec.precision)
                 seconds = time.perf_counter() - t0
-                if state.step % spec.log_every == 0 or state.step == steps:
+                if world.main and (state.step % spec.log_every == 0 or state.step == steps):
                     row = {"step": state.step, "loss": last_loss, "grad_norm": grad_norm,
                            "lr": state.opt.param_groups[0]["lr"], "seconds": round(seconds, 4)}
                     with open(log_path, "a") as f:
                         f.write(json.dumps(row) + "\n")
-                out_of_time = max_minutes is not None and time.perf_counter() - started >= 60 * max_minutes
+                    plots.log(row)
+                # every rank stops at the same step: out of time anywhere is out of time everywhere
+                out_of_time = max_minutes is not None and distributed.any_true(
+                    time.perf_counter() - started >= 60 * max_minutes, world)
                 if state.step % spec.save_every == 0 or state.step == steps or out_of_time:
-                    _save(state, config, spec, data)
+                    _save(state, config, spec, data, world)
+                    if plots is not None:
+                        plots.checkpoint()
             except TrainingDiverged as e:
                 kept = latest_checkpoint(out_dir)
                 raise TrainingDiverged(f"{e}; stopped without saving (last good checkpoint: "
@@ -373,16 +382,25 @@ def _loop(state: _State, config: RamvidConfig, batches: Batches, spec: TrainSpec
                 break
     finally:
         bar.close()
+        if plots is not None:
+            plots.close()
     return TrainResult(step=state.step, checkpoint=latest_checkpoint(out_dir), last_loss=last_loss)
 
 
-def _save(state: _State, config: RamvidConfig, spec: TrainSpec, data: dict[str, Any]) -> Path:
+def _save(state: TrainState, config: RamvidConfig, spec: TrainSpec, data: dict[str, Any],
+          world: distributed.World) -> None:
+    """Rank 0 writes ``ckpt-<step>.pt`` (and prunes old ones) while the other ranks wait."""
+    check_finite_weights(state.model, state.step)  # on every rank: all raise together
+    if world.main:
+        with distributed.sigterm_exits(world):  # killed mid-write by torchrun: the temp file goes
+            _write_checkpoint(state, config, spec, data)
+    distributed.barrier(world)
+
+
+def _write_checkpoint(state: TrainState, config: RamvidConfig, spec: TrainSpec,
+                      data: dict[str, Any]) -> None:
     out_dir, seed, keep = Path(spec.out_dir), spec.seed, spec.keep
-    bad = next((k for k, v in state.model.state_dict().items()
-                if v.is_floating_point() and not torch.isfinite(v).all()), None)
-    if bad is not None:  # never overwrite good checkpoints with broken weights
-        raise TrainingDiverged(f"step {state.step}: weight {bad} is not finite")
-    path = save_checkpoint(out_dir / checkpoint_name(state.step), {
+    save_checkpoint(out_dir / checkpoint_name(state.step), {
         "config": config.to_dict(),
         "step": state.step,
         "model": {k: v.detach().cpu() for k, v in state.model.state_dict().items()},
@@ -397,4 +415,3 @@ def _save(state: _State, config: RamvidConfig, spec: TrainSpec, data: dict[str, 
     if keep:
         for _, old in list_checkpoints(out_dir)[:-keep]:
             old.unlink(missing_ok=True)
-    return path

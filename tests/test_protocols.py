@@ -103,3 +103,49 @@ def test_replace_revalidates_and_ignores_none():
     assert p.replace(num_videos=4).num_videos == 4
     with pytest.raises(ValueError):
         p.replace(frames=8)  # FVD clip would be shorter than I3D's 9 frames
+
+
+def test_paper_protocols_v2_quantize_as_the_official_script():
+    for p in default_registry():
+        if p.table:  # every paper protocol's newest version truncates; @1 stays as registered (rounds)
+            assert p.quantize == "floor", p.key
+    v1, v2 = get_protocol("bair-prediction@1"), get_protocol("bair-prediction@2")
+    assert (v1.quantize, v2.quantize) == ("round", "floor")
+    assert dataclasses.replace(v2, version=1, quantize="round", description=v1.description) == v1
+    assert get_protocol("shapes-prediction").quantize == "round"  # our embedded protocols round
+    with pytest.raises(ValueError, match="quantize must be one of"):
+        make(quantize="trunc")
+
+
+def test_mean_of_100_is_the_other_reading_of_256_by_100():
+    one, mean = get_protocol("bair-prediction"), get_protocol("bair-prediction-mean-of-100")
+    assert (one.num_videos, one.samples_per_video, one.repeats) == (256, 100, 1)
+    assert (mean.num_videos, mean.samples_per_video, mean.repeats) == (256, 1, 100)
+    assert mean.cond == one.cond and mean.metric_indices == one.metric_indices and mean.quantize == "floor"
+    assert "mean of 100 FVDs" in mean.description and "one FVD over all 25,600" in mean.description
+    assert get_protocol("bair-infilling-mean-of-100").metric_indices == tuple(range(1, 15))
+
+
+def test_quantize_reaches_the_model_samples(tmp_path):
+    import numpy as np
+    import torch
+
+    from benchmarks.methods import make_method
+    from ramvid.checkpoint import save_checkpoint
+    from ramvid.config import ModelConfig, RamvidConfig
+    from ramvid.data import open_dataset
+    from ramvid.model import build_model
+
+    cfg = RamvidConfig(name="test", frames=10, model=ModelConfig(
+        image_size=16, model_channels=32, channel_mult=(1,), num_res_blocks=1, attention_resolutions=(),
+        num_heads=1))
+    torch.manual_seed(0)
+    sd = build_model(cfg.model).state_dict()
+    save_checkpoint(tmp_path / "t.pt", {"config": cfg.to_dict(), "step": 1, "model": sd, "ema": sd})
+    p = get_protocol("shapes-prediction").replace(resolution=16, frames=10, sampler_steps=2, num_videos=2)
+    source = open_dataset("shapes", "test", frames=10, resolution=16)
+    out = {q: make_method(p.replace(quantize=q), source, ckpt=str(tmp_path / "t.pt"), progress=False)
+           .produce([(0, 0), (1, 0)]).astype(int) for q in ("round", "floor")}
+    diff = out["round"] - out["floor"]  # same float samples: rounding is the floor or one above it
+    assert diff.min() == 0 and diff.max() == 1 and diff.any()
+    assert np.array_equal(out["round"][:, list(p.cond)], out["floor"][:, list(p.cond)])  # known frames exact

@@ -252,3 +252,68 @@ def test_generate_batch_size_what_holds(make_known) -> None:
     diff = np.abs(out[1].astype(int) - out[3].astype(int))
     assert diff.max() <= 1 and np.count_nonzero(diff) / diff.size < 1e-2
     assert out[1][:, 1:].std() > 10  # a non-trivial network
+
+
+# --- respacing: improved-diffusion's section syntax ---------------------------------------------
+
+@pytest.mark.parametrize("n,spacing,kept", [
+    (10, "ddim5", [0, 2, 4, 6, 8]),  # stride 2
+    (1000, "ddim3", [0, 334, 668]),  # the smallest integer stride with len(range(0, 1000, k)) == 3
+    (10, "2,3", [0, 4, 5, 7, 9]),  # sections of 5: stride 4 -> 0, 4; stride 2 from 5 -> 5, 7, 9
+    (11, "3,3,3", [0, 2, 3, 4, 6, 7, 8, 9, 10]),  # sizes 4, 4, 3; stride 1.5: round 0, 1.5, 3 -> 0, 2, 3
+    (10, "1,0,1", [0, 7]),  # sizes 4, 3, 3: a count of 1 keeps the section's first step
+    (10, " 4 ", [0, 3, 6, 9]),
+    (10, 4, [0, 3, 6, 9]),
+    (10, (2, 3), [0, 4, 5, 7, 9]),
+])
+def test_space_timesteps_hand_computed(n: int, spacing, kept: list[int]) -> None:
+    from ramvid.diffusion import space_timesteps
+
+    assert space_timesteps(n, spacing) == kept
+    assert Schedule.from_betas(np.full(n, 0.05)).respace(spacing).timestep_map.tolist() == kept
+
+
+def test_space_timesteps_ddim25_and_plain_counts_match_respace() -> None:
+    from ramvid.diffusion import space_timesteps
+
+    assert space_timesteps(1000, "ddim25") == list(range(0, 1000, 40))
+    full = Schedule.linear(1000)
+    for n in (1, 7, 25, 250, 1000):
+        assert space_timesteps(1000, str(n)) == full.respace(n).timestep_map.tolist()
+    assert space_timesteps(1000, "10,15,20")[:3] == [0, 37, 74]  # sections 334, 333, 333: stride 333/9
+
+
+@pytest.mark.parametrize("spacing,match", [
+    ("ddim1", "no integer stride"), ("ddimx", "ddimN"), ("6,1", "section 0 has 5 steps"), ("0", "at least"),
+    ("a,b", "step count"), ("-1,3", ">= 0"), ("11", "fewer than the 11"),
+])
+def test_space_timesteps_rejects(spacing: str, match: str) -> None:
+    from ramvid.diffusion import space_timesteps
+
+    with pytest.raises(ValueError, match=match):
+        space_timesteps(10, spacing)
+
+
+def test_respacing_setting(tiny_denoiser, make_known, gen) -> None:
+    from ramvid.sampling import SamplerSettings
+
+    known = make_known(2, seed=3)
+    five = gen(tiny_denoiser, known, (0,))  # steps=5
+    assert np.array_equal(gen(tiny_denoiser, known, (0,), steps=None, respacing="5"), five)
+    assert not np.array_equal(gen(tiny_denoiser, known, (0,), steps=None, respacing="ddim5"), five)
+    assert SamplerSettings(respacing="ddim25").schedule(1000).steps == 25
+    with pytest.raises(ValueError, match="give one"):
+        SamplerSettings(steps=5, respacing="ddim5")
+    with pytest.raises(ValueError, match="ddimN"):
+        SamplerSettings(respacing="ddimfast")
+
+
+def test_cli_respacing(ckpt: str, tmp_path, make_known, sample_cli, write_npz) -> None:
+    known = write_npz(tmp_path / "k.npz", make_known(1))
+    out = tmp_path / "r.npz"
+    r = sample_cli("--ckpt", ckpt, "--cond", "0", "--input", known, "--respacing", "1,1", "--sampler", "ddim",
+                   "--out", str(out), "--device", "cpu", "--quiet")
+    assert r.exit_code == 0, r.output
+    r = sample_cli("--ckpt", ckpt, "--cond", "0", "--input", known, "--respacing", "ddim5", "--steps", "5",
+                   "--out", str(out))
+    assert r.exit_code == 1 and "give one" in r.output and len(r.output.strip().splitlines()) == 1

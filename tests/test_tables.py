@@ -31,13 +31,38 @@ def test_paper_csv_holds_every_table_number():
     assert all(r["direction"] == ("higher" if r["metric"] == "is" else "lower") for r in rows)
 
 
-def test_reproduced_is_latest_official_run_with_same_pu():
+def test_reproduced_is_seeds_of_newest_version_official_run_with_same_pu():
     lines = paper_rows("1", read_rows(PAPER), read_rows(FIXTURE))
     ramvid = {r["p_uncond"]: r for r in lines if r["method"] == "RaMViD"}
-    assert ramvid["0.25"]["reproduced"] == "88.12" and ramvid["0.25"]["n"] == "256×100"
+    # bair-prediction@2, seed 0 twice (the newer, 88.125, wins) and seed 1 (90): mean ± std over seeds
+    assert ramvid["0.25"]["reproduced"] == "89.06 ± 1.33" and ramvid["0.25"]["n"] == "256×100 ×2 seeds"
     assert ramvid["0"]["reproduced"] == "—"
-    extra = [r for r in lines if r["reported"] == "—"]
-    assert [r["method"] for r in extra] == ["copy-last (baseline)"]
+    extra = [r for r in lines if r["reported"] == "—"]  # an older protocol version is a row of its own
+    assert [r["method"] for r in extra] == ["copy-last (baseline)", "RaMViD bair step 250000 [aaaaaaaa], v1"]
+    assert extra[1]["reproduced"] == "95.00"
+
+
+def _run(seed: int, value: float, **kw: str) -> dict[str, str]:
+    row = {"protocol": "shapes-prediction", "version": "1", "method": "ramvid", "ckpt_sha256": "c" * 12,
+           "preset": "tiny", "step": "220", "metric": "fvd", "value": str(value), "std": "",
+           "num_videos": "32", "samples_per_video": "1", "repeats": "1", "sampler": "ddim",
+           "sampler_steps": "25", "resample": "1", "seed": str(seed)}
+    return {**row, **kw}
+
+
+def test_seed_groups_pool_only_runs_that_differ_in_seed():
+    from benchmarks.tables import embedded_rows, group_key
+
+    runs = [_run(0, 600), _run(1, 610), _run(1, 620), _run(2, 640, quantize="round"),
+            _run(0, 900, quantize="floor"), _run(0, 700, sampler_steps="10")]
+    assert group_key(runs[0]) == group_key(runs[3])  # rows without the column ran with its default
+    _, rows, lines = embedded_rows("shapes", runs)
+    cells = {r[0]: r[1] for r in rows}
+    # seeds 0, 1 (newest: 620) and 2: mean 620 ± std 20, N and the seed count beside it
+    assert cells["RaMViD tiny step 220 [cccccccc], ddim"] == "620.00 ± 20.00 (n=32, 3 seeds)"
+    assert cells["RaMViD tiny step 220 [cccccccc], ddim, quantize floor"] == "900.00 (n=32)"
+    assert cells["RaMViD tiny step 220 [cccccccc], 10 steps, ddim"] == "700.00 (n=32)"
+    assert [ln["n"] for ln in lines] == ["32×1 ×3 seeds", "32×1", "32×1"]
 
 
 def test_csv_format_and_protocol_filter():

@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from benchmarks.cli import one_line_errors
+from benchmarks.cli.launch import NPROC, relaunch
 from benchmarks.cli.specs import spec_from_cli, spec_options
 from ramvid.sample_job import SampleSpec
 from ramvid.specs import to_dict
@@ -45,9 +46,13 @@ def sample(dry_run: bool, **kw: Any) -> None:
 @click.command("train")
 @spec_options(TrainSpec)
 @_DRY_RUN
+@NPROC
 @one_line_errors
-def train(dry_run: bool, **kw: Any) -> None:
+def train(dry_run: bool, nproc: int | None, **kw: Any) -> None:
     """Train a RaMViD model with random masks (resumable, bit-exact on CPU).
+
+    --batch-size is the global batch: with G processes (--nproc G, or torchrun) each trains
+    batch/G examples per step, in micro-batches of --micro-batch; a run may resume with another G.
 
     \b
     Examples:
@@ -55,7 +60,10 @@ def train(dry_run: bool, **kw: Any) -> None:
       ramvid-bench train --preset tiny --data shapes --steps 4000 --out runs/tiny --resume
       ramvid-bench train --preset bair --data hdf5 --data-path bair.h5 --steps 250000 \\
           --micro-batch 2 --save-every 5000 --out runs/bair --device cuda
+      ramvid-bench train --preset bair --data hdf5 --data-path bair.h5 --steps 250000 \\
+          --nproc 8 --precision bf16 --out runs/bair        # 8 GPUs of one machine
     """
+    from ramvid.distributed import env_world
     from ramvid.training import train_job
 
     spec = spec_from_cli(TrainSpec, kw)
@@ -64,6 +72,13 @@ def train(dry_run: bool, **kw: Any) -> None:
 
         click.echo(json.dumps({"spec": to_dict(spec), "preset": get_preset(spec.preset).to_dict()}, indent=1))
         return
+    if nproc is not None:
+        from ramvid.training import check_global_batch, planned_batch_size
+
+        check_global_batch(planned_batch_size(spec), nproc)  # before starting any process
+        relaunch(nproc)
     result = train_job(spec)
+    if not env_world().main:  # rank 0 reports
+        return
     loss = "" if result.last_loss is None else f", last loss {result.last_loss:.4f}"
     click.echo(f"trained to step {result.step}{loss}; newest checkpoint {result.checkpoint}")

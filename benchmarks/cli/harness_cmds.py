@@ -66,12 +66,12 @@ def run(dry_run: bool, as_json: bool, nproc: int | None, **kw: Any) -> None:
     Examples:
       ramvid-bench run shapes-prediction --baseline copy-last
       ramvid-bench run shapes-prediction --ckpt benchmarks/assets/checkpoints/showcase-tiny-shapes.pt
+      ramvid-bench run shapes-prediction --ckpt m.pt --sampler ddim --seeds 0,1,2   # mean ± std
       ramvid-bench run bair-prediction --ckpt ema.pt --preset bair --data-path bair.h5 --dry-run
       ramvid-bench run shapes-prediction --ckpt m.pt --nproc 2        # 2 processes, one number
       ramvid-bench run bair-prediction --ckpt ema.pt --preset bair --shard 3/8   # array job 3 of 8
     """
-    from benchmarks.runner import describe
-    from benchmarks.runner import run as run_protocol
+    from benchmarks.runner import describe, run_seeds
 
     spec = spec_from_cli(RunSpec, kw)
     if dry_run:
@@ -79,26 +79,66 @@ def run(dry_run: bool, as_json: bool, nproc: int | None, **kw: Any) -> None:
         return
     if nproc is not None:
         relaunch(nproc)
-    res = run_protocol(spec)
-    if res is None:  # not rank 0: rank 0 reports
-        return
+    results = []
+    for res in run_seeds(spec):
+        if res is None:  # not rank 0: rank 0 reports
+            continue
+        results.append(res)
+        if not (as_json and spec.seeds):  # --json --seeds: one object at the end
+            _report(res, spec, as_json)
+    if len(results) > 1 or (results and as_json and spec.seeds):
+        _report_seeds(results, as_json)
+    errors = [res.row_error for res in results if res.row_error]
+    if errors:  # the numbers above are right; only their record is missing
+        fail(errors[0])
+
+
+def _report(res: Any, spec: RunSpec, as_json: bool) -> None:
+    """One run's value (with its interval and fvd_inf when measured) or what a --shard run left."""
+    from benchmarks.results import uncertainty_text
+
     p = res.protocol
     if res.value is None:
         click.echo(f"{p.key}: this share is done; {res.missing} samples of other shares are still missing "
                    f"in {res.work_dir}. The run that completes the folder scores it (or --merge).")
-        return
-    if as_json:
-        click.echo(json.dumps({p.metric: res.value, "std": res.std, "per_repeat": res.per_repeat,
-                               **{k: v for k, v in res.row.items() if k != "value"},
-                               "work_dir": str(res.work_dir)}, default=str))
+    elif as_json:
+        click.echo(json.dumps(_json(res), default=str))
     else:
         std = f" ± {res.std:.2f}" if res.std is not None else ""
         click.echo(f"{p.key} {res.row['method']}: {p.metric.upper()} {res.value:.2f}{std} "
-                   f"(n={p.num_videos}×{p.samples_per_video}, {res.row['wall_s']}s)")
+                   f"(n={p.num_videos}×{p.samples_per_video}, seed {p.seed}, {res.row['wall_s']}s)")
+        if uncertainty_text(res.row):
+            click.echo(f"  {uncertainty_text(res.row)}")
         recorded = f"; row appended to {spec.results}" if spec.results and not res.row_error else ""
         click.echo(f"samples: {res.work_dir}{recorded}")
-    if res.row_error:  # the number above is right; only its record is missing
-        fail(res.row_error)
+
+
+def _json(res: Any) -> dict[str, Any]:
+    """The row (provenance, interval) plus per-repeat values; the interval's details as an object."""
+    row = {k: v for k, v in res.row.items() if k != "value"}
+    if isinstance(row.get("uncertainty"), str):
+        row["uncertainty"] = json.loads(row["uncertainty"])
+    return {res.protocol.metric: res.value, "std": res.std, "per_repeat": res.per_repeat, **row,
+            "work_dir": str(res.work_dir)}
+
+
+def _report_seeds(results: list, as_json: bool) -> None:
+    """Mean ± std over the seeds' values (rows stay one per seed; the table groups them the same way)."""
+    from benchmarks.results import mean_std
+
+    done = [r for r in results if r.value is not None]
+    if not done:
+        return
+    p, seeds = done[0].protocol, [r.protocol.seed for r in done]
+    mean, std = mean_std([r.value for r in done])
+    if as_json:
+        click.echo(json.dumps({"seeds": seeds, "mean": mean, "std": std, "runs": [_json(r) for r in done]},
+                              default=str))
+        return
+    click.echo(f"{p.key} {done[0].row['method']} over seeds {','.join(map(str, seeds))}: {p.metric.upper()} "
+               f"{mean:.2f} ± {std:.2f} (mean ± std over {len(done)} seeds; "
+               f"n={p.num_videos}×{p.samples_per_video} each; per seed "
+               f"{', '.join(f'{r.value:.2f}' for r in done)})")
 
 
 @click.command("table")

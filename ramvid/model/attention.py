@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ramvid.model.layers import normalization, zero_module
+from ramvid.model.layers import checkpointed, normalization, zero_module
 
 
 def legacy_qkv_attention(qkv: torch.Tensor, num_heads: int) -> torch.Tensor:
@@ -26,12 +26,22 @@ def legacy_qkv_attention(qkv: torch.Tensor, num_heads: int) -> torch.Tensor:
     q, k, v = per_head.split(ch, dim=3)
     # [B, heads, L, ch] with unit stride in ch: what SDPA's fused (flash) kernels need, CPU too. Its
     # default scale 1/sqrt(ch) equals the official sqrt(1/sqrt(ch)) applied to both q and k.
+    # Under bf16/fp16 autocast q, k, v arrive in bf16/fp16, yet the softmax runs in float32 as in the
+    # official code (softmax(w.float())): SDPA's flash and memory-efficient kernels (CUDA, CPU) keep
+    # the logits, softmax and accumulators in float32, and its math fallback upcasts to float32
+    # unless torch.backends.cuda.allow_fp16_bf16_reduction_math_sdp(True) was set (we never set it).
+    # tests/test_model.py pins the bf16 error against a float64 reference.
     out = F.scaled_dot_product_attention(q, k, v)
     return out.transpose(2, 3).reshape(b, num_heads * ch, length)
 
 
 class AttentionBlock(nn.Module):
-    """Residual self-attention block: [B,C,T,H,W] -> [B,C,T,H,W]; ``proj_out`` starts at zero."""
+    """Residual self-attention block: [B,C,T,H,W] -> [B,C,T,H,W]; ``proj_out`` starts at zero.
+
+    ``grad_checkpoint`` (a plain attribute, not in the state dict) recomputes it in backward.
+    """
+
+    grad_checkpoint = False
 
     def __init__(self, channels: int, num_heads: int = 4, norm_groups: int = 32) -> None:
         super().__init__()
@@ -43,6 +53,9 @@ class AttentionBlock(nn.Module):
         self.proj_out = zero_module(nn.Conv1d(channels, channels, 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return checkpointed(self, self._forward, x)
+
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
         b, c, *spatial = x.shape
         flat = x.reshape(b, c, -1)
         qkv = self.qkv(self.norm(flat))

@@ -7,10 +7,12 @@ Time is never resampled: only H and W are halved / doubled.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from ramvid.model.fastconv import Conv3d
 
@@ -33,6 +35,19 @@ def normalization(channels: int, groups: int = 32) -> GroupNorm32:
 def conv3d(c_in: int, c_out: int, kernel: int = 3, stride: int | tuple[int, int, int] = 1) -> nn.Conv3d:
     """A 3D conv with 'same' padding for odd kernels (3x3x3 pad 1, or 1x1x1 pad 0)."""
     return Conv3d(c_in, c_out, kernel, stride=stride, padding=kernel // 2)
+
+
+def checkpointed(module: nn.Module, forward: Callable[..., torch.Tensor],
+                 *args: torch.Tensor) -> torch.Tensor:
+    """``forward(*args)``, recomputed in the backward pass when ``module.grad_checkpoint`` is set.
+
+    Activation checkpointing (non-reentrant): the block keeps only its inputs for backward and runs
+    its forward again there, trading ~1/3 more compute for the block's activation memory. The RNG
+    and autocast state are restored for the recompute, so dropout masks and results are unchanged.
+    """
+    if getattr(module, "grad_checkpoint", False) and torch.is_grad_enabled():
+        return checkpoint(forward, *args, use_reentrant=False)
+    return forward(*args)
 
 
 def zero_module(module: nn.Module) -> nn.Module:
@@ -97,8 +112,11 @@ class ResBlock(TimestepBlock):
     """Residual block conditioned on the timestep embedding by scale-shift norm.
 
     ``h = conv(SiLU(GN(x)))``; ``h = conv(dropout(SiLU(GN(h) * (1 + s) + b)))`` with (s, b) from
-    ``emb``; output ``skip(x) + h``. The last conv is zero-initialised.
+    ``emb``; output ``skip(x) + h``. The last conv is zero-initialised. ``grad_checkpoint`` (a plain
+    attribute, not in the state dict; ``UNet3D.set_grad_checkpointing``) recomputes it in backward.
     """
+
+    grad_checkpoint = False
 
     def __init__(self, channels: int, emb_channels: int, dropout: float, out_channels: int,
                  use_scale_shift_norm: bool = True, norm_groups: int = 32) -> None:
@@ -117,6 +135,9 @@ class ResBlock(TimestepBlock):
 
     def forward(self, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
         """x [B,C,T,H,W], emb [B,E] -> [B,C_out,T,H,W]."""
+        return checkpointed(self, self._forward, x, emb)
+
+    def _forward(self, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
         h = self.in_layers(x)
         emb_out = self.emb_layers(emb).type(h.dtype)[:, :, None, None, None]
         if self.use_scale_shift_norm:

@@ -1,0 +1,316 @@
+"""FVD against sampler cost: the showcase model on shapes-prediction with every sampler in the table.
+
+Usage (one process at a time; every stage resumes where it stopped):
+
+    python -m benchmarks.perf.sampler_quality run [--points ddpm-1000,ddpm-250] [--best NAME|auto]
+    python -m benchmarks.perf.sampler_quality time --best auto   # seconds per video and call
+    python -m benchmarks.perf.sampler_quality long               # 64-frame videos, both schemes
+    python -m benchmarks.perf.sampler_quality report --best auto # results/sampler_quality.csv, .png
+
+``run`` drives ``benchmarks.runner.run`` once per point (``shapes-prediction@1`` with the point's
+sampler, steps, guidance and seed as overrides, 32 videos, batch 8), each in its own work dir
+under ``runs/sampler-quality/<point>``: an interrupted point resumes from its shards. The runner's
+rows go to ``results/sampler_quality_runs.csv`` (git hash, spec, wall time). ``--best NAME`` adds
+guidance W in 0.5, 1, 2 and sample seeds 1 and 2 at that point's setting; ``auto`` picks the
+finished curve point with the lowest FVD at NFE <= 50.
+
+``time`` measures, in one process, the wall time of sampling 8 videos at 10 steps for every
+(sampler, guided) pair (fastest of 2 repeats), so costs are ratios measured in one run; a point's
+time per video is that time per sampler call times its calls. NFE counts network forward passes
+per video (a guided call runs the network on 2B videos: 2 per video).
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from benchmarks.assets import showcase_checkpoint
+from benchmarks.runner import RunSpec, run
+from ramvid.sampling import SAMPLERS, SamplerSettings
+
+PROTOCOL = "shapes-prediction@1"
+RESULTS = Path("results")
+RUNS_CSV = RESULTS / "sampler_quality_runs.csv"
+TIMING_CSV = RESULTS / "sampler_quality_timing.csv"
+LONG_CSV = RESULTS / "sampler_quality_long.csv"
+SUMMARY_CSV = RESULTS / "sampler_quality.csv"
+PLOT = RESULTS / "sampler_quality.png"
+WORK = Path("runs/sampler-quality")
+GUIDANCE = (0.5, 1.0, 2.0)
+CHAIN = 1000  # the showcase model's diffusion steps
+SEEDS = (1, 2)
+
+
+@dataclass(frozen=True)
+class Point:
+    """One sampler setting of the curve."""
+
+    name: str
+    sampler: str
+    steps: int
+    guidance: float = 0.0
+    seed: int = 0
+
+    @property
+    def settings(self) -> SamplerSettings:
+        return SamplerSettings(sampler=self.sampler, steps=self.steps, guidance=self.guidance, seed=self.seed)
+
+    @property
+    def nfe(self) -> int:
+        """Network forward passes per video (a guided call counts twice: it runs on 2B videos)."""
+        return self.settings.network_evaluations(CHAIN)
+
+
+def _new_solver_points() -> list[Point]:
+    """The samplers added beside DDPM and DDIM, at 50/25/10/5 steps (whichever are registered)."""
+    return [Point(f"{name}-{s}", name, s) for name in SAMPLERS if name not in ("ddpm", "ddim")
+            for s in (50, 25, 10, 5)]
+
+
+def curve_points() -> list[Point]:
+    """The long DDPM points first (they are started first), then DDIM, then the new solvers."""
+    return ([Point("ddpm-1000", "ddpm", 1000), Point("ddpm-250", "ddpm", 250)]
+            + [Point(f"ddim-{s}", "ddim", s) for s in (100, 50, 25, 10)] + _new_solver_points())
+
+
+def derived_points(best: Point) -> list[Point]:
+    """Guidance W in GUIDANCE and seeds SEEDS at the best point's sampler and steps."""
+    out = [Point(f"{best.name}-w{w:g}", best.sampler, best.steps, guidance=w) for w in GUIDANCE]
+    return out + [Point(f"{best.name}-seed{s}", best.sampler, best.steps, seed=s) for s in SEEDS]
+
+
+def best_point(num_videos: int, max_nfe: int = 50) -> str:
+    """The finished curve point with the lowest FVD among those with NFE <= ``max_nfe`` ("auto")."""
+    done = finished(num_videos)
+    scored = [(float(done[p.name]["value"]), p.name) for p in curve_points()
+              if p.name in done and p.nfe <= max_nfe]
+    if not scored:
+        raise SystemExit(f"--best auto: no finished curve point with NFE <= {max_nfe} yet")
+    return min(scored)[1]
+
+
+def all_points(best: str | None, num_videos: int = 32) -> list[Point]:
+    points = curve_points()
+    if best == "auto":
+        best = best_point(num_videos)
+        print(f"best point (lowest FVD at NFE <= 50): {best}", flush=True)
+    if best is not None:
+        by_name = {p.name: p for p in points}
+        if best not in by_name:
+            raise SystemExit(f"--best {best!r}: not a curve point; choose one of {', '.join(by_name)}")
+        points += derived_points(by_name[best])
+    return points
+
+
+def finished(num_videos: int) -> dict[str, dict[str, str]]:
+    """Point name -> its runner row in RUNS_CSV (the point's work dir names it)."""
+    if not RUNS_CSV.is_file():
+        return {}
+    with open(RUNS_CSV, newline="") as f:
+        rows = list(csv.DictReader(f))
+    out = {}
+    for row in rows:
+        out_dir = json.loads(row.get("spec") or "{}").get("out_dir", "")
+        if out_dir and int(row["num_videos"]) == num_videos:
+            out[Path(out_dir).name] = row
+    return out
+
+
+def run_points(points: Iterable[Point], num_videos: int, batch_size: int) -> None:
+    done = finished(num_videos)
+    for p in points:
+        if p.name in done:
+            print(f"{p.name}: done, FVD {float(done[p.name]['value']):.2f}", flush=True)
+            continue
+        t0 = time.time()
+        spec = RunSpec(protocol=PROTOCOL, ckpt=str(showcase_checkpoint()), num_videos=num_videos,
+                       sampler=p.sampler, sampler_steps=p.steps, seed=p.seed,
+                       overrides={"guidance": p.guidance} if p.guidance else {},
+                       batch_size=batch_size, device="cpu", results=str(RUNS_CSV),
+                       out_dir=str(WORK / p.name), progress=False)
+        res = run(spec)
+        print(f"{p.name}: FVD {res.value:.2f} ({time.time() - t0:.0f} s)", flush=True)
+
+
+def _timing_pairs(points: Iterable[Point]) -> list[tuple[str, bool]]:
+    return sorted({(p.sampler, p.guidance > 0) for p in points})
+
+
+def time_samplers(points: Iterable[Point], batch_size: int, steps: int = 10, repeats: int = 2) -> None:
+    """Seconds per video and step of every (sampler, guided) pair, measured here in one process."""
+    from ramvid.checkpoint import load_model
+    from ramvid.data import open_dataset
+    from ramvid.sampling import generate
+
+    model, config, _ = load_model(showcase_checkpoint(), use_ema=True, device="cpu")
+    known = open_dataset("shapes", "test", frames=16, resolution=32).clips(list(range(batch_size)))
+    rows = []
+    for sampler, guided in _timing_pairs(points):
+        settings = SamplerSettings(sampler=sampler, steps=steps, guidance=1.0 if guided else 0.0)
+        best = float("inf")
+        for _ in range(repeats):  # the fastest repeat: the machine is shared
+            t0 = time.perf_counter()
+            generate(model, config, known, (0, 1, 2, 3), settings, batch_size=batch_size, device="cpu",
+                     progress=False)
+            best = min(best, time.perf_counter() - t0)
+        per = best / batch_size / settings.network_evaluations(config.diffusion.steps, conditional=False)
+        rows.append({"sampler": sampler, "guided": int(guided), "steps": steps, "videos": batch_size,
+                     "seconds": round(best, 3), "s_per_video_call": round(per, 5)})
+        print(f"{sampler} guided={guided}: {best:.1f} s for {batch_size} videos x {steps} steps", flush=True)
+    _write_csv(TIMING_CSV, rows)
+
+
+def long_videos(num_videos: int, batch_size: int, total: int = 64, context: int = 4, steps: int = 25) -> None:
+    """FVD of the last 16-frame window of 64-frame videos (4 given frames) per scheme, DDIM ``steps``.
+
+    Reference: the real clips' frames at the same offset. Scale: a disjoint set of real windows at
+    that offset (videos N..2N-1), and the first window of the same samples.
+    """
+    from metrics.fvd import compute_fvd
+    from ramvid.checkpoint import load_model
+    from ramvid.data import open_dataset
+    from ramvid.long_video import SCHEMES, generate_long, make_plan
+    from ramvid.utils import git_hash
+    from ramvid.video import load_npz, save_npz
+
+    model, config, _ = load_model(showcase_checkpoint(), use_ema=True, device="cpu")
+    window = config.frames
+    source = open_dataset("shapes", "test", frames=total, resolution=config.resolution)
+    real = source.clips(list(range(num_videos)))
+    last = slice(total - window, total)
+    other = source.clips(list(range(num_videos, 2 * num_videos)))
+    rows = [{"scheme": "real (videos N..2N-1)", "context": "", "num_videos": num_videos, "windows": "",
+             "fvd_last_window": compute_fvd(real[:, last], other[:, last]),
+             "fvd_first_window": compute_fvd(real[:, :window], other[:, :window]), "seconds": "",
+             "git_hash": ""}]
+    for scheme in SCHEMES:
+        path = WORK / f"long-{scheme}-{total}-c{context}-ddim{steps}-n{num_videos}.npz"
+        t0 = time.time()
+        if path.is_file():  # resumable at the granularity of a scheme
+            fake = load_npz(path)
+        else:
+            fake = generate_long(model, config, real, (0, 1, 2, 3), total_frames=total, scheme=scheme,
+                                 context=context, sampler="ddim", steps=steps, batch_size=batch_size,
+                                 device="cpu", progress=False)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            save_npz(path, fake)
+        rows.append({"scheme": scheme, "context": context, "num_videos": num_videos,
+                     "windows": len(make_plan(scheme, total, window, (0, 1, 2, 3), context)),
+                     "fvd_last_window": compute_fvd(real[:, last], fake[:, last]),
+                     "fvd_first_window": compute_fvd(real[:, :window], fake[:, :window]),
+                     "seconds": round(time.time() - t0), "git_hash": git_hash()})
+        print(rows[-1], flush=True)
+    _write_csv(LONG_CSV, rows)
+
+
+def report(points: list[Point], num_videos: int) -> None:
+    """The summary CSV (one row per finished point) and the plot; prints what is missing."""
+    done = finished(num_videos)
+    timing = {}
+    if TIMING_CSV.is_file():
+        with open(TIMING_CSV, newline="") as f:
+            timing = {(r["sampler"], r["guided"] == "1"): float(r["s_per_video_call"])
+                      for r in csv.DictReader(f)}
+    rows = []
+    for p in points:
+        if p.name not in done:
+            print(f"{p.name}: not finished")
+            continue
+        per = timing.get((p.sampler, p.guidance > 0))
+        calls = p.settings.network_evaluations(CHAIN, conditional=False)
+        rows.append({"point": p.name, "sampler": p.sampler, "steps": p.steps, "guidance": p.guidance,
+                     "seed": p.seed, "nfe": p.nfe, "fvd": round(float(done[p.name]["value"]), 2),
+                     "num_videos": num_videos, "s_per_video": "" if per is None else round(per * calls, 2),
+                     "git_hash": done[p.name]["git_hash"], "wall_s": done[p.name]["wall_s"]})
+    base = next((r["s_per_video"] for r in rows if r["point"] == "ddpm-1000" and r["s_per_video"]), None)
+    for r in rows:
+        r["cost_vs_ddpm1000"] = round(r["s_per_video"] / base, 4) if base and r["s_per_video"] else ""
+    if not rows:
+        raise SystemExit("no finished point yet; run the `run` stage first")
+    _write_csv(SUMMARY_CSV, rows)
+    _plot(rows)
+    print(f"wrote {SUMMARY_CSV} ({len(rows)} points) and {PLOT}")
+
+
+def _plot(rows: list[dict]) -> None:
+    """FVD against NFE, one line per sampler (W = 0, seed 0); FVD against W at the guided setting."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    guided = [r for r in rows if r["guidance"] or "-w" in r["point"]]
+    fig, axes = plt.subplots(1, 2 if guided else 1, figsize=(11 if guided else 6, 4.2), squeeze=False)
+    ax = axes[0, 0]
+    for sampler in dict.fromkeys(r["sampler"] for r in rows):
+        line = sorted((r["nfe"], r["fvd"]) for r in rows
+                      if r["sampler"] == sampler and not r["guidance"] and not r["seed"])
+        ax.plot(*zip(*line, strict=True), marker="o", label=sampler)
+    for r in rows:
+        if r["seed"]:
+            ax.plot(r["nfe"], r["fvd"], "k+", ms=10)
+    ax.set_xscale("log")
+    ax.set(xlabel="network evaluations per video (NFE)", ylabel="FVD (lower is better)",
+           title=f"showcase model, {PROTOCOL}, n={rows[0]['num_videos']}  (+: other sample seeds)")
+    ax.legend()
+    if guided:
+        base = guided[0]["point"].rsplit("-w", 1)[0]
+        pts = sorted((r["guidance"], r["fvd"]) for r in rows if r["point"] == base or r in guided)
+        axes[0, 1].plot(*zip(*pts, strict=True), marker="o")
+        axes[0, 1].set(xlabel="guidance W", ylabel="FVD", title=f"classifier-free guidance at {base}")
+    fig.tight_layout()
+    from ramvid.utils import atomic_path
+
+    with atomic_path(PLOT) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)
+
+
+def _write_csv(path: Path, rows: list[dict]) -> None:
+    from ramvid.utils import atomic_path
+
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("stage", choices=("run", "time", "long", "report"))
+    ap.add_argument("--points", default="", help="comma-separated point names (default: all)")
+    ap.add_argument("--best", default=None, help="curve point for the guidance and seed points, or auto")
+    ap.add_argument("--derived-only", action="store_true", help="only the --best guidance and seed points")
+    ap.add_argument("--num-videos", type=int, default=32)
+    ap.add_argument("--batch-size", type=int, default=8)
+    args = ap.parse_args(argv)
+    torch.set_num_threads(1)  # one core: the machine is shared; speed is only reported as ratios
+    points = all_points(args.best, args.num_videos)
+    if args.points:
+        wanted = args.points.split(",")
+        unknown = sorted(set(wanted) - {p.name for p in points})
+        if unknown:
+            raise SystemExit(f"--points: unknown {unknown}; known: {', '.join(p.name for p in points)}")
+        points = [p for p in points if p.name in wanted]
+    if args.derived_only:
+        points = points[len(curve_points()):]
+    if args.stage == "run":
+        run_points(points, args.num_videos, args.batch_size)
+    elif args.stage == "time":
+        time_samplers(points, args.batch_size)
+    elif args.stage == "long":
+        long_videos(args.num_videos, args.batch_size)
+    else:
+        report(points, args.num_videos)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
