@@ -74,13 +74,20 @@ def evaluate(protocol: str, *, samples: Any = None, generate: GenerateFn | None 
     ``results`` (None: no row), ``out_dir``, ``batch_size``, ``device``, ``progress``, ``protocols``).
 
     ``generate(known uint8 [B,T,H,W,3], cond indices, seeds int64 [B]) -> uint8 [B,T,H,W,3]``
-    sees only the known frames (the others zeroed). Returns the ``RunResult`` (``value``, ``std``,
-    ``n``, ``row``).
+    sees only the known frames (the others zeroed). A ``generate`` run resumes only from an
+    ``out_dir`` you give (a function is known by its name alone); otherwise it samples afresh.
+    Returns the ``RunResult`` (``value``, ``std``, ``n``, ``row``).
     """
     if (samples is None) == (generate is None):
         raise ValueError("give exactly one of samples= or generate=")
+    if "seeds" in spec:
+        raise ValueError("evaluate runs one seed (seed=S); call it once per seed and combine the values")
     spec.setdefault("results", None)
     if generate is not None:
+        # a callable is known by its name only, so it resumes only where told to: without out_dir,
+        # a fresh folder (never the samples of an earlier function of the same name)
+        if spec.get("out_dir") is None:
+            spec["out_dir"] = tempfile.mkdtemp(prefix="ramvid-evaluate-")
         spec.setdefault("method_name", getattr(generate, "__name__", "callable"))
         method_name = spec.pop("method_name")
         return run(RunSpec(protocol=protocol, **spec), generate=_named(generate, method_name))

@@ -83,6 +83,9 @@ def validate_row(row: dict[str, str], where: str, ci_dir: Path) -> None:
         get_protocol(row["protocol"])
     except ValueError as e:
         raise ValueError(f"{where}: {e}") from None
+    if row["metric"] != get_protocol(row["protocol"]).metric:
+        raise ValueError(f"{where}: metric {row['metric']!r} but protocol {row['protocol']} scores "
+                         f"{get_protocol(row['protocol']).metric}")
     if row["method"] != "ckpt" and row["method"] not in BASELINES:
         raise ValueError(f"{where}: method {row['method']!r} must be 'ckpt' or a baseline "
                          f"({', '.join(BASELINES)})")
@@ -159,6 +162,7 @@ def _write_ci(path: Path, rows: list[dict[str, str]]) -> None:
     from ramvid.utils import atomic_path
 
     with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(CI_FIELDS), lineterminator="\n", extrasaction="ignore")
+        extra = [k for r in rows for k in r if k not in CI_FIELDS]  # a user's own columns are kept
+        writer = csv.DictWriter(f, fieldnames=[*CI_FIELDS, *dict.fromkeys(extra)], lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)

@@ -47,6 +47,10 @@ def parse_seeds(text: str) -> tuple[int, ...]:
         raise ValueError(f"--seeds {text!r}: write integers separated by commas, e.g. 0,1,2") from None
     if len(set(seeds)) != len(seeds):
         raise ValueError(f"--seeds {text!r}: a seed is repeated; each seed is one run")
+    bad = [s for s in seeds if not 0 <= s < 2**32]
+    if bad:
+        raise ValueError(f"--seeds {text!r}: seed {bad[0]} is outside 0..2**32-1 (generators keep 32 bits "
+                         "of a seed, so larger ones would repeat smaller ones)")
     return seeds
 
 
@@ -176,15 +180,16 @@ _keys = workload_keys  # every (video, sample) key of the workload, sample-major
 Key = tuple[int, int]
 
 
-def _share(keys: list[Key], share: tuple[int, int], batch_size: int) -> list[list[Key]]:
-    """The batches of ``keys`` (cut every ``batch_size``) that belong to share I of N: c mod N == I."""
-    i, n = share
+def _share(keys: list[Key], share: tuple[int, ...], batch_size: int) -> list[list[Key]]:
+    """The batches of ``keys`` (cut every ``batch_size``) of ``share`` = (I, N[, r, G]): the batches
+    c with c mod N == I (shard I of N), then every G-th of those from the r-th (rank r of G)."""
+    i, n, rank, size = (*share, 0, 1) if len(share) == 2 else share
     batches = [keys[lo:lo + batch_size] for lo in range(0, len(keys), batch_size)]
-    return batches[i::n]
+    return batches[i::n][rank::size]
 
 
 def generate_missing(p: Protocol, method: Method, store: ShardStore, *, batch_size: int,
-                     progress: bool, stop_after: int | None = None, share: tuple[int, int] = (0, 1)) -> int:
+                     progress: bool, stop_after: int | None = None, share: tuple[int, ...] = (0, 1)) -> int:
     """Produce every missing sample of this process's ``share`` (I, N); returns the new shard count.
 
     The workload's keys are cut into batches of ``batch_size`` in (sample, video) order and batch c
@@ -226,7 +231,8 @@ def run(spec: RunSpec, *, generate: GenerateFn | None = None) -> RunResult | Non
     world = distributed.init(dev)
     dev = distributed.local_device(dev, world)
     i, n = parse_shard(spec.shard) if spec.shard else (0, 1)
-    share = (i * world.size + world.rank, n * world.size)
+    # batch c belongs to shard c mod N whatever the process count; within a shard, to rank r of G in turn
+    share = (i, n, world.rank, world.size)
     source = _source(spec, p)
     method = make_method(p, source, ckpt=spec.ckpt, preset=spec.preset, baseline=spec.baseline,
                          samples=spec.samples, generate=generate, method_name=spec.method_name,
@@ -238,7 +244,7 @@ def run(spec: RunSpec, *, generate: GenerateFn | None = None) -> RunResult | Non
     if stale and world.main:
         note(f"{root}: removed {stale} stale temp file(s) of killed writes ({nbytes / 1e6:.1f} MB)")
     if not spec.merge:
-        with store.writing(f"{share[0]}of{share[1]}"):
+        with store.writing(f"{i}of{n}-r{world.rank}of{world.size}"):
             generate_missing(p, method, store, batch_size=spec.batch_size, progress=spec.progress,
                              stop_after=spec.stop_after_shards, share=share)
     distributed.barrier(world)
@@ -250,11 +256,21 @@ def run(spec: RunSpec, *, generate: GenerateFn | None = None) -> RunResult | Non
                          missing=len(missing))
     if method.kind in ("samples", "callable") and p.cond and source is not None:
         method.row["changed_context"] = _changed_context(p, source, store)
-    with store.writing("score"):
+    if p.metric == "fvd" and spec.bootstrap and p.num_videos < 4:
+        note(f"{p.key}: no interval at {p.num_videos} videos (it needs 4 or more); scoring without one")
+        spec = dataclasses.replace(spec, bootstrap=0)
+    try:
+        scoring = store.writing("score")
+        scoring.__enter__()
+    except ValueError:  # another process is scoring this folder now: its row will say the number
+        return RunResult(protocol=p, value=None, std=None, per_repeat=[], row={}, work_dir=root)
+    try:
         store.check_keys(set(_keys(p)))
         scored = score(p, source, store, batch_size=spec.batch_size, device=dev, progress=spec.progress,
                        bootstrap=spec.bootstrap)
         value, std, per_repeat = scored.value, scored.std, scored.per_repeat
+    finally:
+        scoring.__exit__(None, None, None)
     if spec.gif and source is not None:
         write_run_gif(spec.gif, p, source, store)
     row = _row(p, spec, method, value, std, dev, time.time() - t0, world.size)

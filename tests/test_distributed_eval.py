@@ -124,3 +124,15 @@ def test_a_sharded_run_resumes_with_another_process_count(tmp_path, tiny_ckpt, m
 def test_bad_shard_is_one_line(text):
     with pytest.raises(ValueError, match="--shard .*write I/N"):
         RunSpec(protocol="shapes-prediction", baseline="copy-last", shard=text)
+
+
+def test_shard_batches_do_not_depend_on_the_process_count():
+    """Batch c belongs to shard c mod N whatever G is: shards run with any G cover every key once."""
+    from benchmarks.runner import _share
+
+    keys = [(v, 0) for v in range(16)]
+    for n in (1, 2, 3):
+        for gs in ((1,) * n, (2,) * n, tuple(1 + (i % 2) for i in range(n))):
+            got = [k for i, g in enumerate(gs) for r in range(g) for b in _share(keys, (i, n, r, g), 2)
+                   for k in b]
+            assert sorted(got) == keys, (n, gs)

@@ -79,7 +79,7 @@ def test_a_second_writer_of_a_work_dir_is_refused(tmp_path: Path) -> None:
     with pytest.raises(Interrupted):
         run(spec)  # creates the work dir and its manifest
     manifest = json.loads((tmp_path / "work" / "manifest.json").read_text())
-    with ShardStore(tmp_path / "work", manifest).writing("0of1"):  # another run holds the folder
+    with ShardStore(tmp_path / "work", manifest).writing("0of1-r0of1"):  # another run holds it
         with pytest.raises(ValueError, match="is being written by another run"):
             run(dataclasses.replace(spec, stop_after_shards=None))
     assert not (tmp_path / "runs.csv").exists()
@@ -169,3 +169,29 @@ def test_an_unwritable_cache_does_not_cost_the_row(tmp_path: Path, monkeypatch) 
     monkeypatch.setenv("RAMVID_CACHE", str(tmp_path / "file.txt" / "sub"))  # cannot be created
     append_row(tmp_path / "runs.csv", {"protocol": "p", "value": 1.0})
     assert [r["protocol"] for r in read_rows(tmp_path / "runs.csv")] == ["p"]
+
+
+def test_seeds_outside_32_bits_are_refused() -> None:
+    from benchmarks.runner import parse_seeds
+
+    with pytest.raises(ValueError, match="outside 0..2\\*\\*32-1"):
+        parse_seeds("0,4294967296")
+
+
+def test_evaluate_with_a_callable_never_reuses_another_functions_samples(tmp_path, monkeypatch) -> None:
+    import benchmarks
+
+    monkeypatch.setenv("RAMVID_CACHE", str(tmp_path / "cache"))
+    kw = dict(num_videos=4, batch_size=4, progress=False, overrides={"frames": 10})
+
+    def gen(known, cond, seeds):
+        return known  # zeros after the known frames
+
+    first = benchmarks.evaluate("shapes-prediction", generate=gen, **kw)
+
+    def gen(known, cond, seeds):  # noqa: F811 - same name, other samples
+        out = known.copy()
+        out[:, 4:] = 255
+        return out
+
+    assert benchmarks.evaluate("shapes-prediction", generate=gen, **kw).value != first.value

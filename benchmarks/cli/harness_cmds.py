@@ -98,7 +98,9 @@ def _report(res: Any, spec: RunSpec, as_json: bool) -> None:
     from benchmarks.results import uncertainty_text
 
     p = res.protocol
-    if res.value is None:
+    if res.value is None and not res.missing:
+        click.echo(f"{p.key}: every sample is in {res.work_dir}; another process is scoring it now.")
+    elif res.value is None:
         click.echo(f"{p.key}: this share is done; {res.missing} samples of other shares are still missing "
                    f"in {res.work_dir}. The run that completes the folder scores it (or --merge).")
     elif as_json:
@@ -136,7 +138,8 @@ def _report_seeds(results: list, as_json: bool) -> None:
                               default=str))
         return
     click.echo(f"{p.key} {done[0].row['method']} over seeds {','.join(map(str, seeds))}: {p.metric.upper()} "
-               f"{mean:.2f} ± {std:.2f} (mean ± std over {len(done)} seeds; "
+               f"{mean:.2f}" + (f" ± {std:.2f}" if std is not None else "")
+               + f" (mean ± std over {len(done)} seeds; "
                f"n={p.num_videos}×{p.samples_per_video} each; per seed "
                f"{', '.join(f'{r.value:.2f}' for r in done)})")
 
