@@ -159,7 +159,7 @@ def test_a_failing_rank_fails_the_job_and_leaves_no_partial_checkpoint(tmp_path,
     assert done.returncode != 0
     assert "rank 1 fails on purpose" in done.stderr
     assert marker.exists()  # rank 0 was writing ckpt-2 (into a temp file) when it was stopped
-    assert sorted(os.listdir(out)) == ["ckpt-1.pt", "config.json", "log.jsonl", "run.json"]
+    assert sorted(os.listdir(out)) == ["ckpt-1.pt", "config.json", "log.jsonl", "loss.png", "run.json"]
     assert read_checkpoint(out / "ckpt-1.pt")["step"] == 1
 
 
