@@ -256,9 +256,8 @@ def run(spec: RunSpec, *, generate: GenerateFn | None = None) -> RunResult | Non
                          missing=len(missing))
     if method.kind in ("samples", "callable") and p.cond and source is not None:
         method.row["changed_context"] = _changed_context(p, source, store)
-    if p.metric == "fvd" and spec.bootstrap and p.num_videos < 4:
-        note(f"{p.key}: no interval at {p.num_videos} videos (it needs 4 or more); scoring without one")
-        spec = dataclasses.replace(spec, bootstrap=0)
+    if p.metric == "fvd" and spec.bootstrap and p.num_videos < 4:  # an interval needs >= 4 videos:
+        spec = dataclasses.replace(spec, bootstrap=0)  # the row's interval columns stay empty
     try:
         scoring = store.writing("score")
         scoring.__enter__()
