@@ -254,13 +254,14 @@ def _plot(rows: list[dict]) -> None:
         line = sorted((r["nfe"], r["fvd"]) for r in rows
                       if r["sampler"] == sampler and not r["guidance"] and not r["seed"])
         ax.plot(*zip(*line, strict=True), marker="o", label=sampler)
-    for r in rows:
-        if r["seed"]:
-            ax.plot(r["nfe"], r["fvd"], "k+", ms=10)
+    seeds = [r for r in rows if r["seed"]]
+    if seeds:
+        ax.plot([r["nfe"] for r in seeds], [r["fvd"] for r in seeds], "k+", ms=10,
+                label=f"{seeds[0]['point'].rsplit('-seed', 1)[0]}, other seeds")
     ax.set_xscale("log")
     ax.set(xlabel="network evaluations per video (NFE)", ylabel="FVD (lower is better)",
-           title=f"showcase model, {PROTOCOL}, n={rows[0]['num_videos']}  (+: other sample seeds)")
-    ax.legend()
+           title=f"showcase model, {PROTOCOL} (n={rows[0]['num_videos']})")
+    ax.legend(fontsize=8)
     if guided:
         base = guided[0]["point"].rsplit("-w", 1)[0]
         pts = sorted((r["guidance"], r["fvd"]) for r in rows if r["point"] == base or r in guided)
