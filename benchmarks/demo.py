@@ -35,8 +35,7 @@ def demo(out_dir: str | os.PathLike = "demo-out", *, protocol: str = "shapes-pre
                   results=str(runs_csv), progress=progress)
     work_dirs = []
     for name, extra in (("copy-last", {"baseline": "copy-last"}),
-                        ("model", {"ckpt": str(ckpt), "sampler_steps": sampler_steps, "sampler": "ddim",
-                                   "gif": str(gif)})):
+                        ("model", {"ckpt": str(ckpt), "sampler_steps": sampler_steps, "gif": str(gif)})):
         res = run(RunSpec(out_dir=str(out / "work" / name), **common, **extra))
         work_dirs.append(res.work_dir)
         echo(f"{protocol} {name}: {res.protocol.metric.upper()} {res.value:.2f} "
@@ -54,7 +53,7 @@ def demo(out_dir: str | os.PathLike = "demo-out", *, protocol: str = "shapes-pre
 
 def infill_samples(ckpt: Path, out: Path, *, num: int = 4, protocol: str = "shapes-infilling",
                    steps: int | None = None, device: str | None = None, progress: bool = True) -> Path:
-    """Sample ``num`` test clips of ``protocol`` with its known frames (DDIM); write a GIF and an npz."""
+    """Sample ``num`` test clips of ``protocol`` with its known frames and sampler; write a GIF and an npz."""
     from benchmarks.protocols import get_protocol
     from ramvid.checkpoint import load_model
     from ramvid.data import open_dataset
@@ -68,6 +67,6 @@ def infill_samples(ckpt: Path, out: Path, *, num: int = 4, protocol: str = "shap
     known = open_dataset(p.dataset, p.split, frames=p.frames, resolution=p.resolution,
                          seed=p.data_seed).clips(range(num))
     videos = generate(model, config, known, p.cond, steps=steps or p.sampler_steps, seed=p.seed,
-                      batch_size=num, device=dev, sampler="ddim", progress=progress)
+                      batch_size=num, device=dev, sampler=p.sampler, progress=progress)
     save_npz(out / f"{protocol}.npz", videos)
     return write_gif(out / f"{protocol}.gif", grid_frames([known, videos], known=p.cond))

@@ -94,7 +94,17 @@ MEAN_OF_100: tuple[Protocol, ...] = tuple(
                         "official script")
     for p in PAPER_V2 if p.name in ("bair-prediction", "bair-infilling"))
 
-REGISTRY = Registry(PAPER + PAPER_V2 + MEAN_OF_100 + EMBEDDED)
+# Version 2 of the embedded protocols: DDIM (eta 0) on the same 25 respaced steps instead of
+# ancestral DDPM, the best setting measured by benchmarks/perf/sampler_quality.py (showcase model,
+# shapes-prediction, n=32, results/sampler_quality.csv: DDIM-25 624 (seeds 1, 2: 633, 598); DDIM
+# 10-100, DPM-Solver++ 5-50 and Heun 25 within that spread; guidance W = 0.5 / 1 / 2: 838 / 1511 /
+# 1873). Version 1 (25 DDPM steps) leaves visible noise in the samples (docs/results.md).
+EMBEDDED_V2: tuple[Protocol, ...] = tuple(
+    dataclasses.replace(p, version=2, sampler="ddim", sampler_steps=25, guidance=0.0,
+                        description=f"{p.description}; DDIM 25 steps")
+    for p in EMBEDDED)
+
+REGISTRY = Registry(PAPER + PAPER_V2 + MEAN_OF_100 + EMBEDDED + EMBEDDED_V2)
 
 
 def default_registry() -> Registry:

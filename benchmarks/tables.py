@@ -104,13 +104,21 @@ def _label(r: dict[str, str], num_videos: int | None, sampler_steps: int | None)
         label += f", n={r.get('num_videos')}"
     if sampler_steps is not None and r.get("sampler_steps") not in ("", None, str(sampler_steps)):
         label += f", {r.get('sampler_steps')} steps"
-    if r.get("sampler") not in ("", None, "ddpm"):
+    if r.get("sampler") not in ("", None, _registered_sampler(r)):
         label += f", {r.get('sampler')}"
     if r.get("guidance") not in ("", None) and float(r["guidance"]) != 0:
         label += f", guidance {r['guidance']}"
     if r.get("version") != _newest_version(r["protocol"]):
         label += f", v{r.get('version')}"
     return label
+
+
+def _registered_sampler(r: dict[str, str]) -> str:
+    """The sampler the row's protocol version was registered with (``ddpm`` if it is not known)."""
+    try:
+        return default_registry().get(f"{r['protocol']}@{r.get('version')}").sampler
+    except ValueError:
+        return "ddpm"
 
 
 def _newest_version(name: str) -> str:

@@ -58,7 +58,10 @@ def test_demo_ends_with_the_report(tmp_path, monkeypatch):
     from benchmarks.runner import RunResult
     from benchmarks.shards import ShardStore
 
+    specs = []
+
     def fake_run(spec):
+        specs.append(spec)
         p = get_protocol(spec.protocol).replace(num_videos=spec.num_videos)
         clips = open_dataset(p.dataset, p.split, frames=p.frames, resolution=p.resolution).clips(range(2))
         method = {"baseline": spec.baseline} if spec.baseline else {"checkpoint_sha256": "ab" * 32}
@@ -82,4 +85,6 @@ def test_demo_ends_with_the_report(tmp_path, monkeypatch):
     assert lines[-1] == f"report (open in a browser): {index.resolve()}"
     html = index.read_text()
     assert html.count('<section class="run"') == 2 and 'id="training"' in html  # both runs, the loss curve
-    assert "shapes-prediction@1: copy-last" in html and "shapes-prediction@1: ramvid" in html
+    assert "shapes-prediction@2: copy-last" in html and "shapes-prediction@2: ramvid" in html
+    # the model runs with the protocol's own sampler (shapes-prediction@2: DDIM 25), nothing forced
+    assert [(s.sampler, s.sampler_steps) for s in specs] == [(None, None), (None, None)]

@@ -42,7 +42,7 @@ def test_export_holds_what_a_method_may_see(exported):
     assert not known[:, 4:].any() and known[:, :4].any()  # unknown frames zeroed, known ones kept
     assert exported["keys"].tolist() == [[v, 0] for v in range(4)]
     assert len(set(exported["seeds"].tolist())) == 4
-    assert str(exported["protocol"]) == "shapes-prediction@1" and len(str(exported["clips_sha256"])) == 16
+    assert str(exported["protocol"]) == "shapes-prediction@2" and len(str(exported["clips_sha256"])) == 16
     assert json.loads(str(exported["protocol_json"]))["num_videos"] == 4
 
 

@@ -64,7 +64,7 @@ def workspace(tmp_path_factory) -> Path:
     from ramvid.data import open_dataset
 
     tmp = tmp_path_factory.mktemp("report")
-    p = get_protocol("shapes-prediction").replace(num_videos=3)
+    p = get_protocol("shapes-prediction@1").replace(num_videos=3)  # the version the rows name
     clips = open_dataset(p.dataset, p.split, frames=p.frames, resolution=p.resolution).clips(range(3))
     keys = [(v, 0) for v in range(3)]
     ShardStore(tmp / "runs" / "copy-last", {"protocol": p.to_dict(), "method": {"baseline": "copy-last"}}

@@ -21,7 +21,7 @@ from benchmarks.runner import Interrupted, RunSpec, resolve, run
 from benchmarks.shards import ShardStore
 from ramvid.data import open_dataset
 
-SMALL = dict(protocol="shapes-prediction", num_videos=4, batch_size=2, overrides={"frames": 10},
+SMALL = dict(protocol="shapes-prediction@1", num_videos=4, batch_size=2, overrides={"frames": 10},
              progress=False)
 
 
@@ -32,11 +32,11 @@ def test_dry_run_prints_resolved_protocol():
     info = json.loads(res.output)
     assert info["protocol"]["num_videos"] == 8 and info["protocol"]["cond"] == [0, 1, 14, 15]
     assert info["metric_frames"] == list(range(2, 14))
-    assert info["protocol"]["sampler"] == "ddpm"
-    res = CliRunner().invoke(main, ["run", "shapes-infilling", "--ckpt", "x.pt", "--sampler", "ddim",
+    assert (info["protocol"]["version"], info["protocol"]["sampler"]) == (2, "ddim")  # the newest version's
+    res = CliRunner().invoke(main, ["run", "shapes-infilling", "--ckpt", "x.pt", "--sampler", "ddpm",
                                     "--dry-run"])
     assert res.exit_code == 0, res.output
-    assert json.loads(res.output)["protocol"]["sampler"] == "ddim"
+    assert json.loads(res.output)["protocol"]["sampler"] == "ddpm"
     assert json.loads(res.output)["protocol"]["seed"] == 0
     res = CliRunner().invoke(main, ["run", "shapes-prediction", "--ckpt", "x.pt", "--seed", "7", "--dry-run"])
     assert res.exit_code == 0, res.output

@@ -59,17 +59,29 @@ def test_seed_groups_pool_only_runs_that_differ_in_seed():
     _, rows, lines = embedded_rows("shapes", runs)
     cells = {r[0]: r[1] for r in rows}
     # seeds 0, 1 (newest: 620) and 2: mean 620 ± std 20, N and the seed count beside it
-    assert cells["RaMViD tiny step 220 [cccccccc], ddim"] == "620.00 ± 20.00 (n=32, 3 seeds)"
-    assert cells["RaMViD tiny step 220 [cccccccc], ddim, quantize floor"] == "900.00 (n=32)"
-    assert cells["RaMViD tiny step 220 [cccccccc], 10 steps, ddim"] == "700.00 (n=32)"
+    # version 1 rows (ddpm registered): the sampler and the old version are named
+    assert cells["RaMViD tiny step 220 [cccccccc], ddim, v1"] == "620.00 ± 20.00 (n=32, 3 seeds)"
+    assert cells["RaMViD tiny step 220 [cccccccc], ddim, v1, quantize floor"] == "900.00 (n=32)"
+    assert cells["RaMViD tiny step 220 [cccccccc], 10 steps, ddim, v1"] == "700.00 (n=32)"
     assert [ln["n"] for ln in lines] == ["32×1 ×3 seeds", "32×1", "32×1"]
+
+
+def test_sampler_named_against_the_rows_own_protocol_version():
+    from benchmarks.tables import embedded_rows
+
+    runs = [_run(0, 600, version="2"), _run(0, 700, version="2", sampler="ddpm"), _run(0, 800)]
+    cells = {r[0]: r[1] for r in embedded_rows("shapes", runs)[1]}
+    # @2 registers DDIM 25: its own sampler is not named, DDPM is; @1 registers DDPM 25
+    assert cells == {"RaMViD tiny step 220 [cccccccc]": "600.00 (n=32)",
+                     "RaMViD tiny step 220 [cccccccc], ddpm": "700.00 (n=32)",
+                     "RaMViD tiny step 220 [cccccccc], ddim, v1": "800.00 (n=32)"}
 
 
 def test_csv_format_and_protocol_filter():
     text = render(PAPER, FIXTURE, table="embedded", protocol="shapes-prediction", fmt="csv")
     rows = list(csv.DictReader(io.StringIO(text)))
     assert {r["protocol"] for r in rows} == {"shapes-prediction"}
-    assert {r["method"]: r["reproduced"] for r in rows}["real (baseline)"] == "50.50"
+    assert {r["method"]: r["reproduced"] for r in rows}["real (baseline), v1"] == "50.50"
     md = render(PAPER, FIXTURE, table="5")
     assert "IS ↑ reported" in md and "20.50 ± 0.25" in md and "2048×1 ×10 rep" in md
 

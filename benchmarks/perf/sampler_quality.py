@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import json
 import sys
 import time
@@ -33,7 +34,8 @@ from pathlib import Path
 import torch
 
 from benchmarks.assets import showcase_checkpoint
-from benchmarks.runner import RunSpec, run
+from benchmarks.registry import Protocol
+from benchmarks.runner import RunSpec, resolve, run
 from ramvid.sampling import SAMPLERS, SamplerSettings
 
 PROTOCOL = "shapes-prediction@1"
@@ -136,8 +138,30 @@ def run_points(points: Iterable[Point], num_videos: int, batch_size: int) -> Non
                        overrides={"guidance": p.guidance} if p.guidance else {},
                        batch_size=batch_size, device="cpu", results=str(RUNS_CSV),
                        out_dir=str(WORK / p.name), progress=False)
+        _upgrade_manifest(WORK / p.name, resolve(spec))
         res = run(spec)
         print(f"{p.name}: FVD {res.value:.2f} ({time.time() - t0:.0f} s)", flush=True)
+
+
+def _upgrade_manifest(root: Path, protocol: Protocol) -> None:
+    """Keep the samples of a work dir begun before a Protocol field was added (``guidance``,
+    ``quantize``): when every added field holds its default, the samples are exactly what the
+    protocol now makes, so the stored manifest is rewritten; any other difference still refuses."""
+    path = root / "manifest.json"
+    if not path.is_file():
+        return
+    stored = json.loads(path.read_text())
+    now = json.loads(json.dumps(protocol.to_dict(), default=str))
+    added = set(now) - set(stored["protocol"])
+    defaults = {f.name: f.default for f in dataclasses.fields(Protocol)}
+    same = {k: v for k, v in now.items() if k not in added} == stored["protocol"]
+    if added and same and all(now[k] == defaults[k] for k in added):
+        from ramvid.utils import atomic_write
+
+        stored["protocol"] = now
+        text = json.dumps(stored, indent=1, sort_keys=True, default=str)
+        atomic_write(path, lambda tmp: tmp.write_text(text))
+        print(f"{root}: manifest upgraded with the new default fields {sorted(added)}", flush=True)
 
 
 def _timing_pairs(points: Iterable[Point]) -> list[tuple[str, bool]]:
