@@ -254,14 +254,38 @@ def report(points: list[Point], num_videos: int) -> None:
                      "seed": p.seed, "nfe": p.nfe, "fvd": round(float(done[p.name]["value"]), 2),
                      "num_videos": num_videos, "s_per_video": "" if per is None else round(per * calls, 2),
                      "git_hash": done[p.name]["git_hash"], "wall_s": done[p.name]["wall_s"]})
-    base = next((r["s_per_video"] for r in rows if r["point"] == "ddpm-1000" and r["s_per_video"]), None)
-    for r in rows:
-        r["cost_vs_ddpm1000"] = round(r["s_per_video"] / base, 4) if base and r["s_per_video"] else ""
     if not rows:
         raise SystemExit("no finished point yet; run the `run` stage first")
+    ref = next((r for r in rows if r["point"] == "ddpm-1000"), None)
+    for r in rows:
+        r["cost_vs_ddpm1000"] = (round(r["s_per_video"] / ref["s_per_video"], 4)
+                                 if ref and ref["s_per_video"] and r["s_per_video"] else "")
+        r["fvd_vs_ddpm1000"] = round(r["fvd"] / ref["fvd"], 4) if ref else ""
     _write_csv(SUMMARY_CSV, rows)
     _plot(rows)
     print(f"wrote {SUMMARY_CSV} ({len(rows)} points) and {PLOT}")
+    print(_markdown(rows))
+    if ref:
+        fast = [r for r in rows if r["nfe"] <= 20 and not r["guidance"] and not r["seed"]]
+        best = min(fast, key=lambda r: r["fvd"], default=None)
+        if best:
+            verdict = "within" if best["fvd"] <= 1.1 * ref["fvd"] else "NOT within"
+            print(f"goal (FVD within 10% of DDPM-1000's {ref['fvd']:.2f} at <= 20 NFE): best is "
+                  f"{best['point']} ({best['nfe']} NFE) at {best['fvd']:.2f}, "
+                  f"x{best['fvd_vs_ddpm1000']:.3f}: {verdict}")
+
+
+def _markdown(rows: list[dict]) -> str:
+    """The summary as a Markdown table (for the README and the closing note)."""
+    from tabulate import tabulate
+
+    cols = ("point", "nfe", "fvd", "fvd_vs_ddpm1000", "s_per_video", "cost_vs_ddpm1000")
+    heads = ("setting", "NFE", "FVD", "FVD / DDPM-1000", "s per video (this CPU)", "cost / DDPM-1000")
+    fmt = {"fvd": "{:.2f}", "fvd_vs_ddpm1000": "{:.3f}", "s_per_video": "{:.2f}",
+           "cost_vs_ddpm1000": "{:.4f}"}
+    body = [[fmt[c].format(r[c]) if c in fmt and r[c] != "" else r[c] for c in cols]
+            for r in sorted(rows, key=lambda r: (-r["nfe"], r["point"]))]
+    return tabulate(body, headers=heads, tablefmt="github", disable_numparse=True)
 
 
 def _plot(rows: list[dict]) -> None:

@@ -1,0 +1,74 @@
+"""``benchmarks/perf/sampler_quality.py`` without sampling: the summary and its ratios come from the
+runner's rows and the timing CSV; an old work dir is kept only when the fields added since are defaults."""
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+import benchmarks.perf.sampler_quality as sq
+from benchmarks.protocols import get_protocol
+from benchmarks.results import append_row
+
+
+@pytest.fixture()
+def paths(tmp_path: Path, monkeypatch) -> Path:
+    for name, file in (("RUNS_CSV", "runs.csv"), ("TIMING_CSV", "timing.csv"), ("SUMMARY_CSV", "summary.csv"),
+                       ("PLOT", "plot.png")):
+        monkeypatch.setattr(sq, name, tmp_path / file)
+    return tmp_path
+
+
+def _finish(point: str, value: float, num_videos: int = 32) -> None:
+    append_row(sq.RUNS_CSV, {"protocol": "shapes-prediction", "version": 1, "metric": "fvd", "value": value,
+                             "num_videos": num_videos, "git_hash": "abc", "wall_s": 1.0,
+                             "spec": json.dumps({"out_dir": f"runs/sampler-quality/{point}"})})
+
+
+def test_report_ratios_goal_and_table(paths: Path, capsys) -> None:
+    with open(sq.TIMING_CSV, "w", newline="") as f:
+        f.write("sampler,guided,steps,videos,seconds,s_per_video_call\nddpm,0,10,8,1,0.2\nddim,0,10,8,1,0.25\n"
+                "ddim,1,10,8,1,0.4\n")
+    for point, value in (("ddpm-1000", 600.0), ("ddim-10", 650.0), ("ddim-25", 700.0), ("ddim-25-w1", 900.0)):
+        _finish(point, value)
+    _finish("ddim-50", 1.0, num_videos=8)  # another N: not this curve's point
+    sq.report(sq.all_points("ddim-25"), 32)
+    rows = {r["point"]: r for r in csv.DictReader(open(sq.SUMMARY_CSV))}
+    assert sorted(rows) == ["ddim-10", "ddim-25", "ddim-25-w1", "ddpm-1000"]
+    assert rows["ddpm-1000"]["s_per_video"] == "200.0" and rows["ddim-10"]["s_per_video"] == "2.5"
+    assert float(rows["ddim-10"]["cost_vs_ddpm1000"]) == 0.0125
+    assert float(rows["ddim-10"]["fvd_vs_ddpm1000"]) == round(650 / 600, 4)
+    # guided: 2 network passes per video and call
+    assert (rows["ddim-25-w1"]["nfe"], rows["ddim-25-w1"]["s_per_video"]) == ("50", "10.0")
+    out = capsys.readouterr().out
+    assert "| ddim-10 " in out and "| 1.083 " in out
+    assert "best is ddim-10 (10 NFE) at 650.00, x1.083: within" in out
+    assert sq.PLOT.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_report_without_points_stops(paths: Path) -> None:
+    with pytest.raises(SystemExit, match="no finished point"):
+        sq.report(sq.curve_points(), 32)
+
+
+def _manifest(root: Path, protocol: dict) -> Path:
+    root.mkdir(parents=True)
+    (root / "manifest.json").write_text(json.dumps({"protocol": protocol, "method": {"weights": "ema"}}))
+    return root / "manifest.json"
+
+
+def test_old_manifest_upgraded_only_when_added_fields_hold_defaults(tmp_path: Path) -> None:
+    p = get_protocol("shapes-prediction@1")
+    now = json.loads(json.dumps(p.to_dict()))
+    old = {k: v for k, v in now.items() if k not in ("guidance", "quantize")}
+    path = _manifest(tmp_path / "a", old)
+    sq._upgrade_manifest(path.parent, p)
+    assert json.loads(path.read_text())["protocol"] == now  # same samples: upgraded
+    path = _manifest(tmp_path / "b", old)
+    sq._upgrade_manifest(path.parent, p.replace(guidance=1.0))  # an added field not at its default
+    assert json.loads(path.read_text())["protocol"] == old
+    path = _manifest(tmp_path / "c", {**old, "sampler_steps": 10})  # an old field differs
+    sq._upgrade_manifest(path.parent, p)
+    assert json.loads(path.read_text())["protocol"]["sampler_steps"] == 10
