@@ -13,6 +13,7 @@ import os
 import re
 import tempfile
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,9 +81,13 @@ def validate_row(row: dict[str, str], where: str, ci_dir: Path) -> None:
     if not _NAME.fullmatch(row["name"]):
         raise ValueError(f"{where}: name {row['name']!r} must be letters, digits and . _ / - (no '..')")
     try:
-        get_protocol(row["protocol"])
+        newest = get_protocol(row["protocol"])
     except ValueError as e:
         raise ValueError(f"{where}: {e}") from None
+    if "@" not in row["protocol"]:
+        warnings.warn(f"{where}: protocol {row['protocol']!r} has no version; write "
+                      f"{newest.key} so that a newer version cannot change what the row computes",
+                      stacklevel=2)
     if row["metric"] != get_protocol(row["protocol"]).metric:
         raise ValueError(f"{where}: metric {row['metric']!r} but protocol {row['protocol']} scores "
                          f"{get_protocol(row['protocol']).metric}")

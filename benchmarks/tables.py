@@ -2,7 +2,9 @@
 
 Paper tables 1-5 list every reported number; a RaMViD row's "reproduced" cell is our runs of the
 newest version of the protocol with an official preset and the same p_U. Our other runs (baselines,
-small models, older protocol versions: labelled ", v1") are added as rows of their own. Embedded
+small models, older protocol versions: labelled ", v1") are added as rows of their own; a baseline's
+or given samples' row counts for the newest version when the versions differ only in how the model
+samples (``row_version``). Embedded
 protocols (``shapes-*``, ``moving-mnist-*``) get one table per dataset: methods down, protocols
 across. The paper's numbers ship with the package (``benchmarks.assets.paper_csv()``); a missing
 CSV, or a selection with no rows, is an error.
@@ -16,6 +18,7 @@ N is beside every value.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import os
 from collections.abc import Iterable
@@ -24,6 +27,7 @@ from typing import Any
 from tabulate import tabulate
 
 from benchmarks.protocols import default_registry
+from benchmarks.registry import Protocol
 from benchmarks.results import read_rows, read_runs
 
 ARROW = {"lower": "↓", "higher": "↑"}
@@ -56,11 +60,37 @@ GROUP_FIELDS = ("protocol", "version", "method", "ckpt_sha256", "num_videos", "s
 
 # Rows written before a field existed ran with its default.
 _DEFAULTS = {"quantize": "round", "guidance": "0", "eta": "0"}
+# Protocol fields that only say how the model samples: a baseline or given samples never read them.
+SAMPLING_FIELDS = ("sampler", "sampler_steps", "resample", "guidance", "quantize", "description")
+
+
+def _registered(run: dict[str, str]) -> Protocol | None:
+    """The protocol version the row names, or None (no version, or not in the built-in registry)."""
+    if not run.get("version"):
+        return None
+    try:
+        return default_registry().get(f"{run['protocol']}@{run['version']}")
+    except ValueError:
+        return None
+
+
+def row_version(run: dict[str, str]) -> str:
+    """The row's protocol version; for a method that does not sample (a baseline, given samples), the
+    newest version when the two differ only in ``SAMPLING_FIELDS``: its number is the same there."""
+    old, version = _registered(run), run.get("version", "")
+    if run.get("method") == "ramvid" or old is None:
+        return version
+    new = default_registry().get(run["protocol"])
+    same = dataclasses.replace(old, version=new.version, **{f: getattr(new, f) for f in SAMPLING_FIELDS})
+    return str(new.version) if same == new else version
 
 
 def group_key(run: dict[str, str]) -> tuple[str, ...]:
-    """What must match for runs to be seeds of one measurement (``GROUP_FIELDS``)."""
+    """What must match for runs to be seeds of one measurement (``GROUP_FIELDS``; the version as
+    ``row_version`` reads it)."""
     def cell(k: str) -> str:
+        if k == "version":
+            return row_version(run)
         value = run.get(k) or _DEFAULTS.get(k, "")
         return f"{float(value):g}" if k in ("guidance", "eta") and _is_float(value) else value
 
@@ -98,27 +128,22 @@ def method_label(run: dict[str, str]) -> str:
 
 
 def _label(r: dict[str, str], num_videos: int | None, sampler_steps: int | None) -> str:
-    """The method label plus what sets the run apart from the protocol as registered."""
+    """The method label plus what sets the run apart from its protocol version as registered (the
+    given ``num_videos``/``sampler_steps`` and DDPM where the row's version is not known)."""
     label = method_label(r)
+    own = _registered(r)
+    steps, sampler = (own.sampler_steps, own.sampler) if own else (sampler_steps, "ddpm")
     if num_videos is not None and r.get("num_videos") != str(num_videos):
         label += f", n={r.get('num_videos')}"
-    if sampler_steps is not None and r.get("sampler_steps") not in ("", None, str(sampler_steps)):
+    if steps is not None and r.get("sampler_steps") not in ("", None, str(steps)):
         label += f", {r.get('sampler_steps')} steps"
-    if r.get("sampler") not in ("", None, _registered_sampler(r)):
+    if r.get("sampler") not in ("", None, sampler):
         label += f", {r.get('sampler')}"
     if r.get("guidance") not in ("", None) and float(r["guidance"]) != 0:
         label += f", guidance {r['guidance']}"
-    if r.get("version") != _newest_version(r["protocol"]):
+    if row_version(r) != _newest_version(r["protocol"]):
         label += f", v{r.get('version')}"
     return label
-
-
-def _registered_sampler(r: dict[str, str]) -> str:
-    """The sampler the row's protocol version was registered with (``ddpm`` if it is not known)."""
-    try:
-        return default_registry().get(f"{r['protocol']}@{r.get('version')}").sampler
-    except ValueError:
-        return "ddpm"
 
 
 def _newest_version(name: str) -> str:
@@ -264,14 +289,16 @@ def render(paper_path: str | os.PathLike, runs_path: str | os.PathLike, *, table
     Raises FileNotFoundError naming a missing CSV, and ValueError when the selection has no rows.
     """
     paper, runs = read_rows(paper_path), read_runs(runs_path)
-    runs = [r for r in runs if protocol in (None, r["protocol"])]
+    name, _, version = (protocol or "").partition("@")
+    runs = [r for r in runs if protocol is None
+            or (r["protocol"] == name and version in ("", r.get("version"), row_version(r)))]
     sections: list[str] = []
     lines: list[dict[str, Any]] = []
     for t in [table] if table else ["1", "2", "3", "4", "5", "embedded"]:
         if t == "embedded":
             more, found = _embedded_sections(runs)
         else:
-            found = [r for r in paper_rows(t, paper, runs) if protocol in (None, r["protocol"])]
+            found = [r for r in paper_rows(t, paper, runs) if protocol is None or r["protocol"] == name]
             more = _paper_sections(t, found)
         sections += more
         lines += found

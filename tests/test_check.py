@@ -12,10 +12,10 @@ from benchmarks.check import CI_FIELDS, check, read_ci, spec_for
 from benchmarks.runner import RunResult, RunSpec
 
 ROWS = [
-    dict(name="shapes-prediction/copy-last", protocol="shapes-prediction", method="copy-last",
+    dict(name="shapes-prediction/copy-last", protocol="shapes-prediction@2", method="copy-last",
          checkpoint="", num_videos="8", samples_per_video="", sampler_steps="", batch_size="4",
          metric="fvd", value="100.0", tolerance="0.5"),
-    dict(name="shapes-prediction/showcase", protocol="shapes-prediction", method="ckpt",
+    dict(name="shapes-prediction/showcase", protocol="shapes-prediction@2", method="ckpt",
          checkpoint="checkpoints/m.pt", num_videos="8", samples_per_video="1", sampler_steps="5",
          sampler="ddim", batch_size="", metric="fvd", value="200.0", tolerance="0.5"),
 ]
@@ -113,6 +113,13 @@ def test_malformed_ci_rows_are_refused_before_any_work(tmp_path, change, message
     with pytest.raises(ValueError, match=message):
         check(ci, runner=runner, progress=False, echo=lambda s: None)
     assert runner.seen == []  # nothing ran
+
+
+def test_a_row_without_protocol_version_warns_naming_the_version(tmp_path):
+    ci = write_ci(tmp_path / "ci.csv", [dict(ROWS[0], protocol="shapes-prediction")])
+    with pytest.warns(UserWarning, match=r"line 2: protocol 'shapes-prediction' has no version; write "
+                                         r"shapes-prediction@2"):
+        read_ci(ci)
 
 
 def test_row_names_never_become_paths(tmp_path):

@@ -35,6 +35,26 @@ def test_infill_samples_keep_known_frames(tmp_path):
     assert np.array_equal(videos[:, list(p.cond)], known[:, list(p.cond)])
 
 
+def test_infill_samples_sample_as_the_protocol_says(tmp_path, monkeypatch):
+    import ramvid.checkpoint
+    import ramvid.sampling
+
+    seen = {}
+
+    def fake_generate(model, config, known, cond, **kw):
+        seen.update(kw, cond=tuple(cond))
+        return known
+
+    monkeypatch.setattr(ramvid.checkpoint, "load_model", lambda *a, **k: (None, None, {}))
+    monkeypatch.setattr(ramvid.sampling, "generate", fake_generate)
+    infill_samples(tmp_path / "m.pt", tmp_path, num=2, device="cpu", progress=False)
+    p = get_protocol("shapes-infilling")
+    assert (p.version, p.sampler, p.sampler_steps) == (2, "ddim", 25)
+    assert {k: seen[k] for k in ("cond", "sampler", "steps", "resample", "guidance", "quantize", "seed")} == {
+        "cond": p.cond, "sampler": "ddim", "steps": 25, "resample": 1, "guidance": 0.0, "quantize": "round",
+        "seed": 0}
+
+
 def test_demo_uses_the_shipped_checkpoint():
     path = assets.showcase_checkpoint()
     assert path.is_file() and path.parent.name == "checkpoints" and (path.parent / "TRAINING.md").is_file()

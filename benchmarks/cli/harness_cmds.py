@@ -186,7 +186,7 @@ def check(tolerance: float | None, ci_path: str | None, only: str | None, device
     """Recompute the CI reference rows (ci.csv); exit non-zero naming every row that drifted.
 
     \b
-    Example:  ramvid-bench check --only baseline
+    Example:  ramvid-bench check --only copy-last,showcase
     """
     from benchmarks.check import check as run_check
 
