@@ -66,7 +66,7 @@ def run(dry_run: bool, as_json: bool, nproc: int | None, **kw: Any) -> None:
     Examples:
       ramvid-bench run shapes-prediction --baseline copy-last
       ramvid-bench run shapes-prediction --ckpt benchmarks/assets/checkpoints/showcase-tiny-shapes.pt
-      ramvid-bench run shapes-prediction --ckpt m.pt --sampler ddim --seeds 0,1,2   # mean ± std
+      ramvid-bench run shapes-prediction --ckpt m.pt --seeds 0,1,2   # mean ± std over sample seeds
       ramvid-bench run bair-prediction --ckpt ema.pt --preset bair --data-path bair.h5 --dry-run
       ramvid-bench run shapes-prediction --ckpt m.pt --nproc 2        # 2 processes, one number
       ramvid-bench run bair-prediction --ckpt ema.pt --preset bair --shard 3/8   # array job 3 of 8
