@@ -11,6 +11,7 @@ import pytest
 import benchmarks.perf.sampler_quality as sq
 from benchmarks.protocols import get_protocol
 from benchmarks.results import append_row
+from benchmarks.shards import ShardStore
 
 
 @pytest.fixture()
@@ -48,6 +49,21 @@ def test_report_ratios_goal_and_table(paths: Path, capsys) -> None:
     assert sq.PLOT.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_report_goal_missed_guided_points_left_out_and_no_reference(paths: Path, capsys) -> None:
+    _finish("ddpm-1000", 500.0)
+    _finish("ddim-10", 560.0)  # 12% worse: missed
+    _finish("ddim-10-w1", 100.0)  # guided, 20 NFE: not a candidate for the goal
+    points = sq.curve_points() + [sq.Point("ddim-10-w1", "ddim", 10, guidance=1.0)]
+    sq.report(points, 32)
+    assert "best is ddim-10 (10 NFE) at 560.00, x1.120: NOT within" in capsys.readouterr().out
+    sq.RUNS_CSV.unlink()
+    _finish("ddim-10", 560.0)
+    sq.report(points, 32)  # no DDPM-1000 yet: the ratios are empty, no verdict
+    rows = list(csv.DictReader(open(sq.SUMMARY_CSV)))
+    assert [(r["fvd_vs_ddpm1000"], r["cost_vs_ddpm1000"]) for r in rows] == [("", "")]
+    assert "goal (FVD" not in capsys.readouterr().out
+
+
 def test_report_without_points_stops(paths: Path) -> None:
     with pytest.raises(SystemExit, match="no finished point"):
         sq.report(sq.curve_points(), 32)
@@ -64,8 +80,11 @@ def test_old_manifest_upgraded_only_when_added_fields_hold_defaults(tmp_path: Pa
     now = json.loads(json.dumps(p.to_dict()))
     old = {k: v for k, v in now.items() if k not in ("guidance", "quantize")}
     path = _manifest(tmp_path / "a", old)
+    with pytest.raises(ValueError, match="different run"):  # what the upgrade is for
+        ShardStore(path.parent, {"protocol": p.to_dict(), "method": {"weights": "ema"}})
     sq._upgrade_manifest(path.parent, p)
     assert json.loads(path.read_text())["protocol"] == now  # same samples: upgraded
+    ShardStore(path.parent, {"protocol": p.to_dict(), "method": {"weights": "ema"}})  # the runner resumes
     path = _manifest(tmp_path / "b", old)
     sq._upgrade_manifest(path.parent, p.replace(guidance=1.0))  # an added field not at its default
     assert json.loads(path.read_text())["protocol"] == old
