@@ -81,6 +81,11 @@ class Protocol:
         return dataclasses.asdict(self)
 
 
+def protocol_defaults() -> dict[str, Any]:
+    """Every Protocol field that has a default, with it (a field added later holds it in older runs)."""
+    return {f.name: f.default for f in dataclasses.fields(Protocol) if f.default is not dataclasses.MISSING}
+
+
 def _problems(p: Protocol) -> Iterator[str]:
     """Yield each violated rule as one line naming the fix."""
     if not _NAME.match(p.name):

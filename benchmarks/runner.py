@@ -26,7 +26,7 @@ from benchmarks.contexts import workload_keys
 from benchmarks.methods import GenerateFn, Method, make_method
 from benchmarks.protocol_files import registry_with
 from benchmarks.provenance import run_fields
-from benchmarks.registry import Protocol
+from benchmarks.registry import Protocol, protocol_defaults
 from benchmarks.results import DEFAULT_RESULTS, append_row
 from benchmarks.scoring import score
 from benchmarks.shards import ShardStore
@@ -239,7 +239,7 @@ def run(spec: RunSpec, *, generate: GenerateFn | None = None) -> RunResult | Non
                          allow_changed_context=spec.allow_changed_context, device=str(dev),
                          progress=spec.progress and world.main)
     root, manifest = _work_dir(spec, p, method)
-    store = ShardStore(root, manifest)
+    store = ShardStore(root, manifest, defaults={"protocol": protocol_defaults()})
     stale, nbytes = clean_stale_temp(root)  # shards of killed runs (a minute old: no live writer's)
     if stale and world.main:
         note(f"{root}: removed {stale} stale temp file(s) of killed writes ({nbytes / 1e6:.1f} MB)")

@@ -23,20 +23,47 @@ from ramvid.video import save_npz
 _SHARD = re.compile(r"^shard-(\d{5,})(?:-v(\d+))?\.npz$")
 
 
+def _only_added_defaults(stored: dict[str, Any], now: dict[str, Any],
+                         defaults: dict[str, dict[str, Any]]) -> bool:
+    """Whether ``now`` is ``stored`` plus fields (in sections of ``defaults``) at their defaults."""
+    if set(stored) != set(now):
+        return False
+    for section in now:
+        old, new = stored[section], now[section]
+        if old == new:
+            continue
+        if section not in defaults or not isinstance(old, dict) or not isinstance(new, dict):
+            return False
+        added = set(new) - set(old)
+        if not added or set(old) - set(new) or any(old[k] != new[k] for k in old):
+            return False
+        known = json.loads(json.dumps(defaults[section], default=str))
+        if any(k not in known or new[k] != known[k] for k in added):
+            return False
+    return True
+
+
 class ShardStore:
     """Shards of one run (one protocol, method and workload) under ``root``."""
 
-    def __init__(self, root: str | os.PathLike, manifest: dict[str, Any]) -> None:
+    def __init__(self, root: str | os.PathLike, manifest: dict[str, Any],
+                 defaults: dict[str, dict[str, Any]] | None = None) -> None:
+        """``defaults``: per manifest section, the default of every field; a folder written before a
+        field existed is the same run when everything else matches and the new field holds its
+        default (then its manifest is rewritten with the field)."""
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         path = self.root / "manifest.json"
         text = json.dumps(manifest, indent=1, sort_keys=True, default=str)
-        if path.exists() and json.loads(path.read_text()) != json.loads(text):
-            raise ValueError(f"{self.root} holds samples of a different run (manifest.json differs); "
-                             "delete the folder or pass another --out-dir")
-        if not path.exists():
-            with atomic_path(path) as tmp:
-                tmp.write_text(text)
+        if path.exists():
+            stored, now = json.loads(path.read_text()), json.loads(text)
+            if stored != now and not _only_added_defaults(stored, now, defaults or {}):
+                raise ValueError(f"{self.root} holds samples of a different run (manifest.json differs); "
+                                 "delete the folder or pass another --out-dir")
+            if stored == now:
+                return
+        with atomic_path(path) as tmp:
+            tmp.write_text(text)
 
     def shards(self) -> list[Path]:
         found = [((int(m.group(1)), int(m.group(2) or -1)), p) for p in self.root.iterdir()

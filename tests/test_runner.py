@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -164,3 +165,49 @@ def test_results_append_is_atomic_and_merges_columns(tmp_path, monkeypatch):
         mod.append_row(path, {"protocol": "c"})
     assert path.read_bytes() == before  # a crash never truncates the CSV
     assert [p.name for p in tmp_path.glob("*.tmp")] == []  # no temp file and no lock file left
+
+
+# --- a work dir written before a Protocol field existed (moved here from test_sampler_quality.py, where
+# the perf script upgraded its own manifests; the runner now does it for every run) ---
+def _old_manifest(root: Path, protocol: dict) -> Path:
+    root.mkdir(parents=True)
+    (root / "manifest.json").write_text(json.dumps({"protocol": protocol, "method": {"weights": "ema"}}))
+    return root / "manifest.json"
+
+
+def test_old_manifest_adopted_only_when_added_fields_hold_defaults(tmp_path: Path) -> None:
+    from benchmarks.protocols import get_protocol
+    from benchmarks.registry import protocol_defaults
+
+    p = get_protocol("shapes-prediction@1")
+    now = json.loads(json.dumps(p.to_dict()))
+    old = {k: v for k, v in now.items() if k not in ("guidance", "quantize")}
+    manifest = {"protocol": p.to_dict(), "method": {"weights": "ema"}}
+    defaults = {"protocol": protocol_defaults()}
+    path = _old_manifest(tmp_path / "a", old)
+    with pytest.raises(ValueError, match="different run"):  # without the defaults: refused
+        ShardStore(path.parent, manifest)
+    ShardStore(path.parent, manifest, defaults=defaults)  # same samples: adopted
+    assert json.loads(path.read_text())["protocol"] == now  # ... and the manifest now names the fields
+    path = _old_manifest(tmp_path / "b", old)
+    with pytest.raises(ValueError, match="different run"):  # an added field not at its default
+        ShardStore(path.parent, {**manifest, "protocol": p.replace(guidance=1.0).to_dict()},
+                   defaults=defaults)
+    assert json.loads(path.read_text())["protocol"] == old
+    path = _old_manifest(tmp_path / "c", {**old, "sampler_steps": 10})  # an old field differs
+    with pytest.raises(ValueError, match="different run"):
+        ShardStore(path.parent, manifest, defaults=defaults)
+    assert json.loads(path.read_text())["protocol"]["sampler_steps"] == 10
+
+
+def test_run_resumes_a_work_dir_from_before_a_protocol_field(tmp_path: Path) -> None:
+    spec = RunSpec(**SMALL, baseline="copy-last", results=str(tmp_path / "runs.csv"),
+                   out_dir=str(tmp_path / "work"), stop_after_shards=1)
+    with pytest.raises(Interrupted):
+        run(spec)
+    path = tmp_path / "work" / "manifest.json"
+    stored = json.loads(path.read_text())
+    del stored["protocol"]["guidance"], stored["protocol"]["quantize"]  # as an older version wrote it
+    path.write_text(json.dumps(stored))
+    res = run(dataclasses.replace(spec, stop_after_shards=None))
+    assert res.value is not None and "guidance" in json.loads(path.read_text())["protocol"]

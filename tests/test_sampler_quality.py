@@ -1,5 +1,5 @@
 """``benchmarks/perf/sampler_quality.py`` without sampling: the summary and its ratios come from the
-runner's rows and the timing CSV; an old work dir is kept only when the fields added since are defaults."""
+runner's rows and the timing CSV."""
 from __future__ import annotations
 
 import csv
@@ -9,9 +9,7 @@ from pathlib import Path
 import pytest
 
 import benchmarks.perf.sampler_quality as sq
-from benchmarks.protocols import get_protocol
 from benchmarks.results import append_row
-from benchmarks.shards import ShardStore
 
 
 @pytest.fixture()
@@ -67,27 +65,3 @@ def test_report_goal_missed_guided_points_left_out_and_no_reference(paths: Path,
 def test_report_without_points_stops(paths: Path) -> None:
     with pytest.raises(SystemExit, match="no finished point"):
         sq.report(sq.curve_points(), 32)
-
-
-def _manifest(root: Path, protocol: dict) -> Path:
-    root.mkdir(parents=True)
-    (root / "manifest.json").write_text(json.dumps({"protocol": protocol, "method": {"weights": "ema"}}))
-    return root / "manifest.json"
-
-
-def test_old_manifest_upgraded_only_when_added_fields_hold_defaults(tmp_path: Path) -> None:
-    p = get_protocol("shapes-prediction@1")
-    now = json.loads(json.dumps(p.to_dict()))
-    old = {k: v for k, v in now.items() if k not in ("guidance", "quantize")}
-    path = _manifest(tmp_path / "a", old)
-    with pytest.raises(ValueError, match="different run"):  # what the upgrade is for
-        ShardStore(path.parent, {"protocol": p.to_dict(), "method": {"weights": "ema"}})
-    sq._upgrade_manifest(path.parent, p)
-    assert json.loads(path.read_text())["protocol"] == now  # same samples: upgraded
-    ShardStore(path.parent, {"protocol": p.to_dict(), "method": {"weights": "ema"}})  # the runner resumes
-    path = _manifest(tmp_path / "b", old)
-    sq._upgrade_manifest(path.parent, p.replace(guidance=1.0))  # an added field not at its default
-    assert json.loads(path.read_text())["protocol"] == old
-    path = _manifest(tmp_path / "c", {**old, "sampler_steps": 10})  # an old field differs
-    sq._upgrade_manifest(path.parent, p)
-    assert json.loads(path.read_text())["protocol"]["sampler_steps"] == 10

@@ -5,6 +5,7 @@ Usage (one process at a time; every stage resumes where it stopped):
     python -m benchmarks.perf.sampler_quality run [--points ddpm-1000,ddpm-250] [--best NAME|auto]
     python -m benchmarks.perf.sampler_quality time --best auto   # seconds per video and call
     python -m benchmarks.perf.sampler_quality long               # 64-frame videos, both schemes
+    python -m benchmarks.perf.sampler_quality extra              # eta, respacing near 20 NFE
     python -m benchmarks.perf.sampler_quality report --best auto # results/sampler_quality.csv, .png
 
 ``run`` drives ``benchmarks.runner.run`` once per point (``shapes-prediction@1`` with the point's
@@ -23,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import dataclasses
 import json
 import sys
 import time
@@ -31,11 +31,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from benchmarks.assets import showcase_checkpoint
-from benchmarks.registry import Protocol
-from benchmarks.runner import RunSpec, resolve, run
+from benchmarks.runner import RunSpec, run
 from ramvid.sampling import SAMPLERS, SamplerSettings
 
 PROTOCOL = "shapes-prediction@1"
@@ -43,6 +43,7 @@ RESULTS = Path("results")
 RUNS_CSV = RESULTS / "sampler_quality_runs.csv"
 TIMING_CSV = RESULTS / "sampler_quality_timing.csv"
 LONG_CSV = RESULTS / "sampler_quality_long.csv"
+EXTRA_CSV = RESULTS / "sampler_quality_extra.csv"
 SUMMARY_CSV = RESULTS / "sampler_quality.csv"
 PLOT = RESULTS / "sampler_quality.png"
 WORK = Path("runs/sampler-quality")
@@ -78,8 +79,9 @@ def _new_solver_points() -> list[Point]:
 
 
 def curve_points() -> list[Point]:
-    """The long DDPM points first (they are started first), then DDIM, then the new solvers."""
-    return ([Point("ddpm-1000", "ddpm", 1000), Point("ddpm-250", "ddpm", 250)]
+    """The long DDPM points first (they are started first; DDPM 25 is the embedded protocols'
+    version-1 sampler), then DDIM, then the new solvers."""
+    return ([Point("ddpm-1000", "ddpm", 1000), Point("ddpm-250", "ddpm", 250), Point("ddpm-25", "ddpm", 25)]
             + [Point(f"ddim-{s}", "ddim", s) for s in (100, 50, 25, 10)] + _new_solver_points())
 
 
@@ -138,30 +140,8 @@ def run_points(points: Iterable[Point], num_videos: int, batch_size: int) -> Non
                        overrides={"guidance": p.guidance} if p.guidance else {},
                        batch_size=batch_size, device="cpu", results=str(RUNS_CSV),
                        out_dir=str(WORK / p.name), progress=False)
-        _upgrade_manifest(WORK / p.name, resolve(spec))
         res = run(spec)
         print(f"{p.name}: FVD {res.value:.2f} ({time.time() - t0:.0f} s)", flush=True)
-
-
-def _upgrade_manifest(root: Path, protocol: Protocol) -> None:
-    """Keep the samples of a work dir begun before a Protocol field was added (``guidance``,
-    ``quantize``): when every added field holds its default, the samples are exactly what the
-    protocol now makes, so the stored manifest is rewritten; any other difference still refuses."""
-    path = root / "manifest.json"
-    if not path.is_file():
-        return
-    stored = json.loads(path.read_text())
-    now = json.loads(json.dumps(protocol.to_dict(), default=str))
-    added = set(now) - set(stored["protocol"])
-    defaults = {f.name: f.default for f in dataclasses.fields(Protocol)}
-    same = {k: v for k, v in now.items() if k not in added} == stored["protocol"]
-    if added and same and all(now[k] == defaults[k] for k in added):
-        from ramvid.utils import atomic_write
-
-        stored["protocol"] = now
-        text = json.dumps(stored, indent=1, sort_keys=True, default=str)
-        atomic_write(path, lambda tmp: tmp.write_text(text))
-        print(f"{root}: manifest upgraded with the new default fields {sorted(added)}", flush=True)
 
 
 def _timing_pairs(points: Iterable[Point]) -> list[tuple[str, bool]]:
@@ -190,6 +170,60 @@ def time_samplers(points: Iterable[Point], batch_size: int, steps: int = 10, rep
                      "seconds": round(best, 3), "s_per_video_call": round(per, 5)})
         print(f"{sampler} guided={guided}: {best:.1f} s for {batch_size} videos x {steps} steps", flush=True)
     _write_csv(TIMING_CSV, rows)
+
+
+# Settings outside the protocol's fields (DDIM's eta, improved-diffusion's respacing syntax) near the
+# 20-NFE goal: name -> SamplerSettings fields.
+EXTRA: dict[str, dict] = {
+    "ddim-20": {"sampler": "ddim", "steps": 20},
+    "ddim-ddim20": {"sampler": "ddim", "respacing": "ddim20"},
+    "ddim-20-eta0.5": {"sampler": "ddim", "steps": 20, "eta": 0.5},
+    "ddim-20-eta1": {"sampler": "ddim", "steps": 20, "eta": 1.0},
+    "dpm++2m-20": {"sampler": "dpm++2m", "steps": 20},
+    "ddim-10-check": {"sampler": "ddim", "steps": 10},  # must equal the runner's ddim-10 point
+    "ddim-10-eta0.5": {"sampler": "ddim", "steps": 10, "eta": 0.5},
+    "ddim-20-eta0.25": {"sampler": "ddim", "steps": 20, "eta": 0.25},
+    "ddim-20-eta0.5-seed1": {"sampler": "ddim", "steps": 20, "eta": 0.5, "seed": 1},
+    "ddim-20-eta0.5-seed2": {"sampler": "ddim", "steps": 20, "eta": 0.5, "seed": 2},
+}
+
+
+def extra_points(names: Iterable[str], num_videos: int, batch_size: int) -> None:
+    """FVD of ``EXTRA`` settings with the runner's videos, keys, seeds and FVD (``generate`` called as
+    ``benchmarks.methods.model_method`` calls it; ``ddim-10-check`` reproduces the curve's ddim-10)."""
+    from benchmarks.protocols import get_protocol
+    from benchmarks.runner import open_source
+    from metrics.fvd import compute_fvd
+    from ramvid.checkpoint import load_model
+    from ramvid.sampling import generate
+    from ramvid.utils import git_hash
+    from ramvid.video import load_npz, save_npz
+
+    p = get_protocol(PROTOCOL).replace(num_videos=num_videos)
+    model, config, _ = load_model(showcase_checkpoint(), use_ema=True, device="cpu")
+    real = open_source(p, None).clips(list(range(num_videos)))
+    rows = []
+    for name in names:
+        settings = SamplerSettings(**{"seed": p.seed, **EXTRA[name]})
+        path = WORK / f"extra-{name}-n{num_videos}.npz"
+        t0 = time.time()
+        if path.is_file():
+            fake = load_npz(path)
+        else:
+            fake = np.concatenate([
+                generate(model, config, real[lo:lo + batch_size], p.cond, settings,
+                         keys=[(v, 0) for v in range(lo, min(lo + batch_size, num_videos))],
+                         batch_size=batch_size, device="cpu", progress=False)
+                for lo in range(0, num_videos, batch_size)])
+            path.parent.mkdir(parents=True, exist_ok=True)
+            save_npz(path, fake)
+        fields = {k: EXTRA[name].get(k, "") for k in ("sampler", "steps", "respacing", "eta")}
+        fields["seed"] = settings.seed
+        rows.append({"point": name, **fields,
+                     "nfe": settings.network_evaluations(CHAIN), "fvd": round(compute_fvd(real, fake), 2),
+                     "num_videos": num_videos, "seconds": round(time.time() - t0), "git_hash": git_hash()})
+        print(rows[-1], flush=True)
+    _write_csv(EXTRA_CSV, rows)
 
 
 def long_videos(num_videos: int, batch_size: int, total: int = 64, context: int = 4, steps: int = 25) -> None:
@@ -334,7 +368,7 @@ def _write_csv(path: Path, rows: list[dict]) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("stage", choices=("run", "time", "long", "report"))
+    ap.add_argument("stage", choices=("run", "time", "long", "extra", "report"))
     ap.add_argument("--points", default="", help="comma-separated point names (default: all)")
     ap.add_argument("--best", default=None, help="curve point for the guidance and seed points, or auto")
     ap.add_argument("--derived-only", action="store_true", help="only the --best guidance and seed points")
@@ -342,6 +376,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--batch-size", type=int, default=8)
     args = ap.parse_args(argv)
     torch.set_num_threads(1)  # one core: the machine is shared; speed is only reported as ratios
+    if args.stage == "extra":
+        names = args.points.split(",") if args.points else list(EXTRA)
+        unknown = sorted(set(names) - set(EXTRA))
+        if unknown:
+            raise SystemExit(f"--points: unknown {unknown}; extra points: {', '.join(EXTRA)}")
+        return extra_points(names, args.num_videos, args.batch_size)
     points = all_points(args.best, args.num_videos)
     if args.points:
         wanted = args.points.split(",")
