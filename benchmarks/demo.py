@@ -68,6 +68,6 @@ def infill_samples(ckpt: Path, out: Path, *, num: int = 4, protocol: str = "shap
                          seed=p.data_seed).clips(range(num))
     videos = generate(model, config, known, p.cond, steps=steps or p.sampler_steps, seed=p.seed,
                       batch_size=num, device=dev, sampler=p.sampler, resample=p.resample,
-                      guidance=p.guidance, quantize=p.quantize, progress=progress)
+                      guidance=p.guidance, eta=p.eta, quantize=p.quantize, progress=progress)
     save_npz(out / f"{protocol}.npz", videos)
     return write_gif(out / f"{protocol}.gif", grid_frames([known, videos], known=p.cond))

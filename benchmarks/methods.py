@@ -92,7 +92,7 @@ def model_method(protocol: Protocol, source: Any, ckpt: str, *, preset: str | No
                         seed=protocol.seed, batch_size=len(keys), device=dev,
                         resample=protocol.resample, keys=list(keys), frames=protocol.frames,
                         sampler=protocol.sampler, progress=progress, quantize=protocol.quantize,
-                        guidance=protocol.guidance)
+                        guidance=protocol.guidance, eta=protocol.eta)
 
     row = {"method": "ramvid", "checkpoint": str(ckpt), "ckpt_sha256": info["sha256"][:12],
            "step": info.get("step"), "preset": config.name, "p_uncond": config.mask.p_uncond,

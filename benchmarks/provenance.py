@@ -96,7 +96,8 @@ def run_fields(p: Any, extra: dict[str, Any], *, nfe: Any = "", seeds: tuple[int
     Nested values (the interval's details, the 1/N fit's points) are one JSON cell, ``uncertainty``.
     """
     row = collect(device)
-    row.update({"nfe": nfe, "guidance": getattr(p, "guidance", ""), "quantize": getattr(p, "quantize", ""),
+    row.update({"nfe": nfe, "guidance": getattr(p, "guidance", ""), "eta": getattr(p, "eta", ""),
+                "quantize": getattr(p, "quantize", ""),
                 "seeds": ",".join(map(str, seeds)) if seeds else str(p.seed)})
     for key, value in extra.items():
         row[key] = json.dumps(value, sort_keys=True) if isinstance(value, dict | list) else value

@@ -45,6 +45,7 @@ class Protocol:
     sampler_steps: int = 1000
     resample: int = 1  # RePaint-style resampling per step (1 = plain ancestral DDPM)
     guidance: float = 0.0  # classifier-free guidance W (ramvid.sampling.Guided); 0 = off
+    eta: float = 0.0  # DDIM's noise scale (0 = deterministic); samplers that read it (ddim) only
     seed: int = 0  # sampling seed; video i, sample s uses make_generator(seed, i, s)
     data_seed: int = 0  # synthetic datasets' seed (which clips form the test set)
     quantize: str = "round"  # samples' float -> uint8 (ramvid.sampling.QUANTIZE): "floor" = official script
@@ -102,6 +103,10 @@ def _problems(p: Protocol) -> Iterator[str]:
         yield f"sampler must be one of {tuple(SAMPLERS)}, got {p.sampler!r}"
     elif p.resample != 1 and not SAMPLERS[p.sampler].resample:
         yield f"resample={p.resample} needs a sampler that resamples, not {p.sampler!r}"
+    elif p.eta != 0 and not SAMPLERS[p.sampler].eta:
+        yield f"eta={p.eta} needs a sampler that reads eta (ddim), not {p.sampler!r}"
+    if not (isinstance(p.eta, int | float) and 0 <= p.eta < float("inf")):
+        yield f"eta must be a finite number >= 0, got {p.eta!r}"
     if not p.guidance >= 0:
         yield f"guidance must be >= 0 (0 = off), got {p.guidance!r}"
     if p.quantize not in QUANTIZE:

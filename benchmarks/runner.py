@@ -79,6 +79,8 @@ class RunSpec:
     sampler_steps: int | None = option(None, "Override the number of (respaced) sampler steps.", min=1)
     sampler: str | None = option(None, "Override the protocol's sampler (recorded in the results row).",
                                  choices=tuple(SAMPLERS))
+    eta: float | None = option(None, "Override the protocol's DDIM eta (0 deterministic; ddim only).",
+                               min=0.0)
     seed: int | None = option(None, "Override the protocol's sampling seed (video i draws from (seed, i)); "
                               "the row records it. Report a model over a few seeds.")
     seeds: tuple[int, ...] | None = option(None, "Run once per sampling seed, e.g. 0,1,2: one row per seed, "
@@ -151,9 +153,12 @@ class Interrupted(RuntimeError):
 def resolve(spec: RunSpec) -> Protocol:
     """The protocol with the spec's overrides applied (validated again)."""
     base = registry_with(spec.protocols).get(spec.protocol)
-    return base.replace(num_videos=spec.num_videos, samples_per_video=spec.samples_per_video,
-                        sampler_steps=spec.sampler_steps, sampler=spec.sampler, seed=spec.seed,
-                        **dict(spec.overrides))
+    eta = spec.eta
+    if eta is None and spec.sampler is not None and not SAMPLERS[spec.sampler].eta:
+        eta = 0.0  # another sampler chosen: the protocol's DDIM eta does not apply to it
+    named = dict(num_videos=spec.num_videos, samples_per_video=spec.samples_per_video,
+                 sampler_steps=spec.sampler_steps, sampler=spec.sampler, seed=spec.seed, eta=eta)
+    return base.replace(**{**named, **dict(spec.overrides)})
 
 
 def describe(spec: RunSpec) -> dict[str, Any]:

@@ -61,7 +61,7 @@ GROUP_FIELDS = ("protocol", "version", "method", "ckpt_sha256", "num_videos", "s
 # Rows written before a field existed ran with its default.
 _DEFAULTS = {"quantize": "round", "guidance": "0", "eta": "0"}
 # Protocol fields that only say how the model samples: a baseline or given samples never read them.
-SAMPLING_FIELDS = ("sampler", "sampler_steps", "resample", "guidance", "quantize", "description")
+SAMPLING_FIELDS = ("sampler", "sampler_steps", "resample", "guidance", "eta", "quantize", "description")
 
 
 def _registered(run: dict[str, str]) -> Protocol | None:
@@ -141,6 +141,8 @@ def _label(r: dict[str, str], num_videos: int | None, sampler_steps: int | None)
         label += f", {r.get('sampler')}"
     if r.get("guidance") not in ("", None) and float(r["guidance"]) != 0:
         label += f", guidance {r['guidance']}"
+    if r.get("eta") not in ("", None) and _is_float(r["eta"]) and float(r["eta"]) != (own.eta if own else 0):
+        label += f", eta {float(r['eta']):g}"
     if row_version(r) != _newest_version(r["protocol"]):
         label += f", v{r.get('version')}"
     return label

@@ -159,3 +159,44 @@ def test_quantize_reaches_the_model_samples(tmp_path):
     diff = out["round"] - out["floor"]  # same float samples: rounding is the floor or one above it
     assert diff.min() == 0 and diff.max() == 1 and diff.any()
     assert np.array_equal(out["round"][:, list(p.cond)], out["floor"][:, list(p.cond)])  # known frames exact
+
+
+def test_eta_is_a_protocol_field_that_reaches_the_model_samples(tmp_path, monkeypatch):
+    import ramvid.sampling
+    from benchmarks.methods import make_method
+    from benchmarks.runner import RunSpec, resolve
+    from ramvid.data import open_dataset
+
+    with pytest.raises(ValueError, match="eta=0.5 needs a sampler that reads eta"):
+        make(sampler="ddpm", eta=0.5)
+    with pytest.raises(ValueError, match="eta must be a finite number >= 0"):
+        make(sampler="ddim", eta=-1.0)
+    p = get_protocol("shapes-prediction")
+    assert resolve(RunSpec(protocol="shapes-prediction", ckpt="m.pt", eta=0.5)).eta == 0.5  # --eta
+    # another sampler chosen: the protocol's DDIM eta does not follow it; an eta asked for is checked
+    assert resolve(RunSpec(protocol="shapes-prediction", ckpt="m.pt", sampler="ddpm",
+                           overrides={"eta": 0.0})).eta == 0.0
+    with pytest.raises(ValueError, match="needs a sampler that reads eta"):
+        resolve(RunSpec(protocol="shapes-prediction", ckpt="m.pt", sampler="dpm++2m", eta=0.5))
+    eta_protocol = {"sampler": "ddim", "eta": 0.5}
+    assert resolve(RunSpec(protocol="shapes-prediction", ckpt="m.pt", overrides=eta_protocol)).eta == 0.5
+    assert resolve(RunSpec(protocol="shapes-prediction", ckpt="m.pt", sampler="ddpm")).eta == 0.0
+
+    seen = {}
+    monkeypatch.setattr(ramvid.sampling, "generate", lambda *a, **kw: seen.update(kw) or a[2])
+    monkeypatch.setattr("benchmarks.methods.check_fits", lambda *a, **k: None)
+    monkeypatch.setattr("ramvid.checkpoint.load_model", lambda *a, **k: (
+        type("M", (), {"parameters": lambda self: iter(())})(), _TinyConfig(), {"sha256": "ab" * 32}))
+    source = open_dataset("shapes", "test", frames=p.frames, resolution=p.resolution)
+    make_method(p.replace(eta=0.25), source, ckpt="m.pt", progress=False).produce([(0, 0)])
+    assert (seen["sampler"], seen["eta"]) == ("ddim", 0.25)
+
+
+class _TinyConfig:
+    name, frames, resolution = "tiny", 16, 32
+
+    class diffusion:  # noqa: N801 (stands in for the config's section)
+        steps = 1000
+
+    class mask:  # noqa: N801
+        p_uncond = 0.0
