@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import json
 import sys
 import time
@@ -50,6 +51,7 @@ WORK = Path("runs/sampler-quality")
 GUIDANCE = (0.5, 1.0, 2.0)
 CHAIN = 1000  # the showcase model's diffusion steps
 SEEDS = (1, 2)
+ETA = 0.5  # DDIM's stochastic line (eta 0.5: half the DDPM posterior noise)
 
 
 @dataclass(frozen=True)
@@ -61,10 +63,17 @@ class Point:
     steps: int
     guidance: float = 0.0
     seed: int = 0
+    eta: float = 0.0
 
     @property
     def settings(self) -> SamplerSettings:
-        return SamplerSettings(sampler=self.sampler, steps=self.steps, guidance=self.guidance, seed=self.seed)
+        return SamplerSettings(sampler=self.sampler, steps=self.steps, guidance=self.guidance, seed=self.seed,
+                               eta=self.eta)
+
+    @property
+    def line(self) -> str:
+        """The plot's line: the sampler, and DDIM's eta when it is not 0."""
+        return f"{self.sampler} eta={self.eta:g}" if self.eta else self.sampler
 
     @property
     def nfe(self) -> int:
@@ -82,13 +91,14 @@ def curve_points() -> list[Point]:
     """The long DDPM points first (they are started first; DDPM 25 is the embedded protocols'
     version-1 sampler), then DDIM, then the new solvers."""
     return ([Point("ddpm-1000", "ddpm", 1000), Point("ddpm-250", "ddpm", 250), Point("ddpm-25", "ddpm", 25)]
-            + [Point(f"ddim-{s}", "ddim", s) for s in (100, 50, 25, 10)] + _new_solver_points())
+            + [Point(f"ddim-{s}", "ddim", s) for s in (100, 50, 25, 10)] + _new_solver_points()
+            + [Point(f"ddim-eta{ETA:g}-{s}", "ddim", s, eta=ETA) for s in (25, 20, 10, 5)])
 
 
 def derived_points(best: Point) -> list[Point]:
     """Guidance W in GUIDANCE and seeds SEEDS at the best point's sampler and steps."""
-    out = [Point(f"{best.name}-w{w:g}", best.sampler, best.steps, guidance=w) for w in GUIDANCE]
-    return out + [Point(f"{best.name}-seed{s}", best.sampler, best.steps, seed=s) for s in SEEDS]
+    out = [dataclasses.replace(best, name=f"{best.name}-w{w:g}", guidance=w) for w in GUIDANCE]
+    return out + [dataclasses.replace(best, name=f"{best.name}-seed{s}", seed=s) for s in SEEDS]
 
 
 def best_point(num_videos: int, max_nfe: int = 50) -> str:
@@ -136,7 +146,7 @@ def run_points(points: Iterable[Point], num_videos: int, batch_size: int) -> Non
             continue
         t0 = time.time()
         spec = RunSpec(protocol=PROTOCOL, ckpt=str(showcase_checkpoint()), num_videos=num_videos,
-                       sampler=p.sampler, sampler_steps=p.steps, seed=p.seed,
+                       sampler=p.sampler, sampler_steps=p.steps, seed=p.seed, eta=p.eta or None,
                        overrides={"guidance": p.guidance} if p.guidance else {},
                        batch_size=batch_size, device="cpu", results=str(RUNS_CSV),
                        out_dir=str(WORK / p.name), progress=False)
@@ -284,7 +294,8 @@ def report(points: list[Point], num_videos: int) -> None:
             continue
         per = timing.get((p.sampler, p.guidance > 0))
         calls = p.settings.network_evaluations(CHAIN, conditional=False)
-        rows.append({"point": p.name, "sampler": p.sampler, "steps": p.steps, "guidance": p.guidance,
+        rows.append({"point": p.name, "sampler": p.sampler, "line": p.line, "steps": p.steps, "eta": p.eta,
+                     "guidance": p.guidance,
                      "seed": p.seed, "nfe": p.nfe, "fvd": round(float(done[p.name]["value"]), 2),
                      "num_videos": num_videos, "s_per_video": "" if per is None else round(per * calls, 2),
                      "git_hash": done[p.name]["git_hash"], "wall_s": done[p.name]["wall_s"]})
@@ -332,10 +343,11 @@ def _plot(rows: list[dict]) -> None:
     guided = [r for r in rows if r["guidance"] or "-w" in r["point"]]
     fig, axes = plt.subplots(1, 2 if guided else 1, figsize=(11 if guided else 6, 4.2), squeeze=False)
     ax = axes[0, 0]
-    for sampler in dict.fromkeys(r["sampler"] for r in rows):
+    for name in dict.fromkeys(r["line"] for r in rows):
         line = sorted((r["nfe"], r["fvd"]) for r in rows
-                      if r["sampler"] == sampler and not r["guidance"] and not r["seed"])
-        ax.plot(*zip(*line, strict=True), marker="o", label=sampler)
+                      if r["line"] == name and not r["guidance"] and not r["seed"])
+        if line:
+            ax.plot(*zip(*line, strict=True), marker="o", label=name)
     seeds = [r for r in rows if r["seed"]]
     if seeds:
         ax.plot([r["nfe"] for r in seeds], [r["fvd"] for r in seeds], "k+", ms=10,
