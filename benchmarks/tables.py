@@ -29,6 +29,7 @@ from tabulate import tabulate
 from benchmarks.protocols import default_registry
 from benchmarks.registry import Protocol
 from benchmarks.results import read_rows, read_runs
+from ramvid.sampling import SAMPLERS
 
 ARROW = {"lower": "↓", "higher": "↑"}
 DIRECTION = {"fvd": "lower", "is": "higher"}
@@ -141,8 +142,10 @@ def _label(r: dict[str, str], num_videos: int | None, sampler_steps: int | None)
         label += f", {r.get('sampler')}"
     if r.get("guidance") not in ("", None) and float(r["guidance"]) != 0:
         label += f", guidance {r['guidance']}"
-    if r.get("eta") not in ("", None) and _is_float(r["eta"]) and float(r["eta"]) != (own.eta if own else 0):
-        label += f", eta {float(r['eta']):g}"
+    eta = float(r["eta"]) if _is_float(r.get("eta", "")) else 0.0
+    reads_eta = r.get("sampler") in SAMPLERS and SAMPLERS[r["sampler"]].eta
+    if reads_eta and eta != (own.eta if own else 0.0):  # another sampler ran without it
+        label += f", eta {eta:g}"
     if row_version(r) != _newest_version(r["protocol"]):
         label += f", v{r.get('version')}"
     return label

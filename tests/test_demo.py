@@ -49,10 +49,10 @@ def test_infill_samples_sample_as_the_protocol_says(tmp_path, monkeypatch):
     monkeypatch.setattr(ramvid.sampling, "generate", fake_generate)
     infill_samples(tmp_path / "m.pt", tmp_path, num=2, device="cpu", progress=False)
     p = get_protocol("shapes-infilling")
-    assert (p.version, p.sampler, p.sampler_steps) == (2, "ddim", 25)
-    assert {k: seen[k] for k in ("cond", "sampler", "steps", "resample", "guidance", "quantize", "seed")} == {
-        "cond": p.cond, "sampler": "ddim", "steps": 25, "resample": 1, "guidance": 0.0, "quantize": "round",
-        "seed": 0}
+    assert (p.version, p.sampler, p.sampler_steps, p.eta) == (2, "ddim", 20, 0.5)
+    keys = ("cond", "sampler", "steps", "eta", "resample", "guidance", "quantize", "seed")
+    assert {k: seen[k] for k in keys} == {"cond": p.cond, "sampler": "ddim", "steps": 20, "eta": 0.5,
+                                          "resample": 1, "guidance": 0.0, "quantize": "round", "seed": 0}
 
 
 def test_demo_uses_the_shipped_checkpoint():
@@ -106,5 +106,5 @@ def test_demo_ends_with_the_report(tmp_path, monkeypatch):
     html = index.read_text()
     assert html.count('<section class="run"') == 2 and 'id="training"' in html  # both runs, the loss curve
     assert "shapes-prediction@2: copy-last" in html and "shapes-prediction@2: ramvid" in html
-    # the model runs with the protocol's own sampler (shapes-prediction@2: DDIM 25), nothing forced
+    # the model runs with the protocol's own sampler (shapes-prediction@2: DDIM eta 0.5, 20 steps)
     assert [(s.sampler, s.sampler_steps) for s in specs] == [(None, None), (None, None)]

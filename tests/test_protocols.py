@@ -117,14 +117,15 @@ def test_paper_protocols_v2_quantize_as_the_official_script():
         make(quantize="trunc")
 
 
-def test_embedded_v2_samples_with_ddim_25_and_v1_stays_as_registered():
+def test_embedded_v2_samples_with_ddim_eta_half_20_steps_and_v1_stays_as_registered():
     for dataset in ("shapes", "moving-mnist"):
         for task in ("prediction", "infilling", "upsampling", "unconditional"):
             v1, v2 = get_protocol(f"{dataset}-{task}@1"), get_protocol(f"{dataset}-{task}@2")
-            assert (v1.sampler, v1.sampler_steps) == ("ddpm", 25)
-            assert (v2.sampler, v2.sampler_steps, v2.guidance) == ("ddim", 25, 0.0)
+            assert (v1.sampler, v1.sampler_steps, v1.eta) == ("ddpm", 25, 0.0)
+            assert (v2.sampler, v2.sampler_steps, v2.eta, v2.guidance) == ("ddim", 20, 0.5, 0.0)
             assert get_protocol(f"{dataset}-{task}") == v2  # the bare name is the newest version
-            assert dataclasses.replace(v2, version=1, sampler="ddpm", description=v1.description) == v1
+            assert dataclasses.replace(v2, version=1, sampler="ddpm", sampler_steps=25, eta=0.0,
+                                       description=v1.description) == v1
 
 
 def test_mean_of_100_is_the_other_reading_of_256_by_100():

@@ -69,11 +69,15 @@ def test_seed_groups_pool_only_runs_that_differ_in_seed():
 def test_sampler_named_against_the_rows_own_protocol_version():
     from benchmarks.tables import embedded_rows
 
-    runs = [_run(0, 600, version="2"), _run(0, 700, version="2", sampler="ddpm"), _run(0, 800)]
+    v2 = dict(version="2", sampler_steps="20", eta="0.5")
+    runs = [_run(0, 600, **v2), _run(0, 700, **{**v2, "sampler": "ddpm", "eta": "0"}),
+            _run(0, 650, **{**v2, "eta": "0"}), _run(0, 800)]
     cells = {r[0]: r[1] for r in embedded_rows("shapes", runs)[1]}
-    # @2 registers DDIM 25: its own sampler is not named, DDPM is; @1 registers DDPM 25
+    # @2 registers DDIM eta 0.5 on 20 steps: its own settings are not named, others are (eta only
+    # for a sampler that reads it); @1 registers DDPM 25
     assert cells == {"RaMViD tiny step 220 [cccccccc]": "600.00 (n=32)",
                      "RaMViD tiny step 220 [cccccccc], ddpm": "700.00 (n=32)",
+                     "RaMViD tiny step 220 [cccccccc], eta 0": "650.00 (n=32)",
                      "RaMViD tiny step 220 [cccccccc], ddim, v1": "800.00 (n=32)"}
 
 
