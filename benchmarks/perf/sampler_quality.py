@@ -1,12 +1,19 @@
 """FVD against sampler cost: the showcase model on shapes-prediction with every sampler in the table.
 
-Usage (one process at a time; every stage resumes where it stopped):
+Usage (every stage resumes where it stopped; `run` processes on different points may run side by
+side, the runs CSV is locked; `extra` rewrites its CSV with the points it is given, all by default):
 
     python -m benchmarks.perf.sampler_quality run [--points ddpm-1000,ddpm-250] [--best NAME|auto]
-    python -m benchmarks.perf.sampler_quality time --best auto   # seconds per video and call
-    python -m benchmarks.perf.sampler_quality long               # 64-frame videos, both schemes
-    python -m benchmarks.perf.sampler_quality extra              # eta, respacing near 20 NFE
-    python -m benchmarks.perf.sampler_quality report --best auto # results/sampler_quality.csv, .png
+    python -m benchmarks.perf.sampler_quality time --best auto    # seconds per video and call
+    python -m benchmarks.perf.sampler_quality long                # 64-frame videos, both schemes
+    python -m benchmarks.perf.sampler_quality extra               # eta, respacing near 20 NFE
+    python -m benchmarks.perf.sampler_quality report --best ddim-25
+    # -> results/sampler_quality.csv and .png, the Markdown table and the 20-NFE goal's verdict
+
+A long point can also be split over processes with the runner itself, into the point's work dir:
+``ramvid-bench run shapes-prediction@1 --ckpt <showcase> --sampler ddpm --sampler-steps 1000
+--batch-size 8 --out-dir runs/sampler-quality/ddpm-1000 --shard I/4``; ``run --points ddpm-1000``
+then scores the complete folder and records the row.
 
 ``run`` drives ``benchmarks.runner.run`` once per point (``shapes-prediction@1`` with the point's
 sampler, steps, guidance and seed as overrides, 32 videos, batch 8), each in its own work dir
@@ -282,7 +289,8 @@ def long_videos(num_videos: int, batch_size: int, total: int = 64, context: int 
 
 
 def report(points: list[Point], num_videos: int) -> None:
-    """The summary CSV (one row per finished point) and the plot; prints what is missing."""
+    """The summary CSV (one row per finished point) and the plot; prints what is missing, the
+    summary as a Markdown table and whether the goal (within 10% of DDPM-1000 at <= 20 NFE) is met."""
     done = finished(num_videos)
     timing = {}
     if TIMING_CSV.is_file():
