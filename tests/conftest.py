@@ -86,6 +86,36 @@ def noise_clips() -> type[NoiseClips]:
     return NoiseClips
 
 
+# --- a cheap stand-in for the I3D network ----------------------------------------------------------
+
+
+@functools.cache
+def _stub_i3d_class() -> type:
+    import torch
+
+    class StubI3D(torch.nn.Module):
+        """uint8 [B, T, H, W, 3] -> [B, 400]: a fixed random projection of the colour means of the
+        first ``frames`` frames (``dtype``: the projection's precision)."""
+
+        def __init__(self, frames: int = 9, dtype: Any = torch.float32) -> None:
+            super().__init__()
+            g = torch.Generator().manual_seed(0)
+            self.frames, self.dtype = frames, dtype
+            self.proj = torch.nn.Parameter(torch.randn(3 * frames, 400, generator=g, dtype=dtype))
+
+        def forward(self, v: torch.Tensor) -> torch.Tensor:
+            feats = v[:, :self.frames].to(self.dtype).mean(dim=(2, 3)).reshape(len(v), -1) / 255.0
+            return feats @ self.proj
+
+    return StubI3D
+
+
+@pytest.fixture(scope="session")
+def make_stub_i3d() -> Callable[..., Any]:
+    """``make_stub_i3d(frames=9, dtype=torch.float32)`` -> a stand-in I3D (see ``_stub_i3d_class``)."""
+    return lambda **kw: _stub_i3d_class()(**kw)
+
+
 # --- sampling: a config, a dummy denoiser, known frames, the `sample` command -------------------
 
 SAMPLE_RES, SAMPLE_FRAMES = 8, 6

@@ -13,28 +13,13 @@ import metrics.fvd as fvd_mod
 from metrics.fvd import cached_video_stats, compute_fvd, fvd_from_stats, video_stats
 
 
-class StubI3D(torch.nn.Module):
-    """uint8 [B, T, H, W, 3] -> [B, 400]: a fixed random projection of per-frame colour means."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        g = torch.Generator().manual_seed(0)
-        self.proj = torch.nn.Parameter(torch.randn(3 * 9, 400, generator=g, dtype=torch.float64))
-        self.calls = 0
-
-    def forward(self, v: torch.Tensor) -> torch.Tensor:
-        self.calls += 1
-        feats = v[:, :9].double().mean(dim=(2, 3)).reshape(len(v), -1) / 255.0
-        return feats @ self.proj
-
-
 def _videos(seed: int, n: int = 6, t: int = 9) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, (n, t, 8, 8, 3), dtype=np.uint8)
 
 
 @pytest.fixture
-def stub() -> StubI3D:
-    return StubI3D()
+def stub(make_stub_i3d):
+    return make_stub_i3d(dtype=torch.float64)
 
 
 def test_self_distance_and_batching(stub) -> None:  # noqa: ANN001

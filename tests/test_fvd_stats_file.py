@@ -6,7 +6,6 @@ import json
 
 import numpy as np
 import pytest
-import torch
 from click.testing import CliRunner
 
 import metrics.fvd as fvd_mod
@@ -14,25 +13,13 @@ from metrics.fvd import video_features
 from metrics.stats_file import is_stats_file, load_stats, save_stats
 
 
-class StubI3D(torch.nn.Module):
-    """uint8 [B, T, H, W, 3] -> float32 [B, 400]: a fixed projection of per-frame colour means."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        g = torch.Generator().manual_seed(0)
-        self.proj = torch.nn.Parameter(torch.randn(3 * 9, 400, generator=g))
-
-    def forward(self, v: torch.Tensor) -> torch.Tensor:
-        return (v[:, :9].float().mean(dim=(2, 3)).reshape(len(v), -1) / 255.0) @ self.proj
-
-
 def _videos(seed: int, n: int = 6, t: int = 9) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, (n, t, 8, 8, 3), dtype=np.uint8)
 
 
 @pytest.fixture
-def files(tmp_path, monkeypatch):
-    stub = StubI3D()
+def files(tmp_path, monkeypatch, make_stub_i3d):
+    stub = make_stub_i3d()
     monkeypatch.setattr(fvd_mod, "get_i3d", lambda weights=None, device=None: stub)
     np.save(tmp_path / "real.npy", _videos(0))
     np.savez(tmp_path / "fake.npz", videos=_videos(1, n=5))

@@ -6,7 +6,6 @@ import json
 
 import numpy as np
 import pytest
-import torch
 from click.testing import CliRunner
 
 from metrics.frechet import frechet_distance
@@ -82,24 +81,12 @@ def test_fvd_inf_recovers_the_limit_of_an_exact_one_over_n_bias():
 # --- run --seeds and rescore, with a cheap stand-in I3D --------------------------------------------
 
 
-class StubI3D(torch.nn.Module):
-    """uint8 [B, T, H, W, 3] -> float32 [B, 400]: a fixed projection of per-frame colour means."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        g = torch.Generator().manual_seed(0)
-        self.proj = torch.nn.Parameter(torch.randn(3 * 10, 400, generator=g))
-
-    def forward(self, v: torch.Tensor) -> torch.Tensor:
-        return (v[:, :10].float().mean(dim=(2, 3)).reshape(len(v), -1) / 255.0) @ self.proj
-
-
 @pytest.fixture
-def stub_i3d(monkeypatch, tmp_path):
+def stub_i3d(monkeypatch, tmp_path, make_stub_i3d):
     import metrics.fvd as fvd_mod
 
     monkeypatch.setenv("RAMVID_CACHE", str(tmp_path / "cache"))
-    stub = StubI3D()
+    stub = make_stub_i3d(frames=10)
     monkeypatch.setattr(fvd_mod, "get_i3d", lambda weights=None, device=None: stub)
     return stub
 
