@@ -230,13 +230,19 @@ def write_checked(tmp: Path, arrays: dict[str, np.ndarray]) -> None:
         np.savez(f, **arrays, sha256=np.asarray(arrays_sha256(arrays)))
 
 
-def _parse_stats(data: bytes, text: str) -> Stats:
-    """Statistics from a cached .npz's bytes, after checking the sha256 stored beside them."""
+def _arrays_for_key(data: bytes, text: str, what: str) -> tuple[dict[str, np.ndarray], int | None]:
+    """(arrays, frames) of a cached .npz's bytes, after checking its sha256 and that it is ``text``'s."""
     arrays = checked_arrays(data)
     if str(arrays["key_json"]) != text:
-        raise CacheCorrupt("holds statistics for another key")
+        raise CacheCorrupt(f"holds {what} for another key")
     f = int(arrays["frames"])
-    return Stats(mu=arrays["mu"], sigma=arrays["sigma"], n=int(arrays["n"]), frames=f if f > 0 else None)
+    return arrays, f if f > 0 else None
+
+
+def _parse_stats(data: bytes, text: str) -> Stats:
+    """Statistics from a cached .npz's bytes, after checking the sha256 stored beside them."""
+    arrays, frames = _arrays_for_key(data, text, "statistics")
+    return Stats(mu=arrays["mu"], sigma=arrays["sigma"], n=int(arrays["n"]), frames=frames)
 
 
 def _cache_entry(sub: str, name: str, key: dict, model: Callable, frames: int | None,
@@ -260,26 +266,37 @@ def cached_video_stats(name: str, key: dict, make_batches: Callable[[], VideosLi
     fails it is recomputed with a one-line ``CacheWarning``, and so is a cache that cannot be written.
     ``make_batches`` is called only on a miss.
     """
+    return _cached("cached_video_stats", "fvd_stats", name, key, make_batches, _parse_stats, video_stats,
+                   _stats_arrays, frames=frames, weights=weights, model=model, **kw)
+
+
+def _cached(what: str, sub: str, name: str, key: dict, make_batches: Callable[[], VideosLike],
+            parse: Callable[[bytes, str], Any], compute: Callable[..., Any],
+            to_arrays: Callable[[Any, str], dict[str, np.ndarray]], *, frames: int | None,
+            weights: str | None, model: Callable | None, extra: dict | None = None, **kw: Any) -> Any:
+    """The cache read, compute-on-miss and checked write shared by ``cached_video_stats`` and
+    ``cached_video_features`` (``what`` names the caller in errors)."""
     model = model if model is not None else get_i3d(weights, kw.get("device"))
-    path, text = _cache_entry("fvd_stats", name, key, model, frames)
-    hit = read_cache(path, lambda data: _parse_stats(data, text))
+    path, text = _cache_entry(sub, name, key, model, frames, **(extra or {}))
+    hit = read_cache(path, lambda data: parse(data, text))
     if hit is not None:
         return hit
-    stats = video_stats(make_batches(), weights=weights, model=model, **kw)
-    if frames is not None and stats.frames != frames:
-        raise ValueError(f"cached_video_stats({name!r}): videos have {stats.frames} frames, "
-                         f"the key says {frames}")
-    arrays = _stats_arrays(stats, text)
+    found = compute(make_batches(), weights=weights, model=model, **kw)
+    if frames is not None and found.frames != frames:
+        raise ValueError(f"{what}({name!r}): videos have {found.frames} frames, the key says {frames}")
+    arrays = to_arrays(found, text)
     write_cache(path, lambda tmp: write_checked(tmp, arrays))
-    return stats
+    return found
 
 
 def _parse_features(data: bytes, text: str) -> FeatureSet:
-    arrays = checked_arrays(data)
-    if str(arrays["key_json"]) != text:
-        raise CacheCorrupt("holds features for another key")
-    f = int(arrays["frames"])
-    return FeatureSet(features=arrays["features"], frames=f if f > 0 else None)
+    arrays, frames = _arrays_for_key(data, text, "features")
+    return FeatureSet(features=arrays["features"], frames=frames)
+
+
+def _feature_arrays(found: FeatureSet, text: str) -> dict[str, np.ndarray]:
+    return {"features": found.features, "frames": np.asarray(found.frames or 0, np.int64),
+            "key_json": np.asarray(text)}
 
 
 def cached_video_features(name: str, key: dict, make_batches: Callable[[], VideosLike], *,
@@ -290,16 +307,6 @@ def cached_video_features(name: str, key: dict, make_batches: Callable[[], Video
     Keyed, checked and rebuilt exactly like ``cached_video_stats``; the features (float32 [N, 400])
     let intervals and other estimators be computed without another pass of the extractor.
     """
-    model = model if model is not None else get_i3d(weights, kw.get("device"))
-    path, text = _cache_entry("fvd_features", name, key, model, frames, cached="features float32")
-    hit = read_cache(path, lambda data: _parse_features(data, text))
-    if hit is not None:
-        return hit
-    found = video_features(make_batches(), weights=weights, model=model, **kw)
-    if frames is not None and found.frames != frames:
-        raise ValueError(f"cached_video_features({name!r}): videos have {found.frames} frames, "
-                         f"the key says {frames}")
-    arrays = {"features": found.features, "frames": np.asarray(found.frames or 0, np.int64),
-              "key_json": np.asarray(text)}
-    write_cache(path, lambda tmp: write_checked(tmp, arrays))
-    return found
+    return _cached("cached_video_features", "fvd_features", name, key, make_batches, _parse_features,
+                   video_features, _feature_arrays, frames=frames, weights=weights, model=model,
+                   extra={"cached": "features float32"}, **kw)
