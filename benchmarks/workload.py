@@ -7,9 +7,14 @@ Protocol = Any  # a benchmarks.registry.Protocol
 
 
 def nfe_per_sample(p: Protocol, full_steps: int) -> int:
-    """Network evaluations per sampled video: respaced steps (x resample for DDPM)."""
-    steps = min(p.sampler_steps, full_steps)
-    return steps * (p.resample if p.sampler == "ddpm" else 1)
+    """Network evaluations per sampled video, as ``SamplerSettings.network_evaluations`` counts them:
+    the sampler's calls on the respaced chain (Heun: 2 per step), x resample, x2 with guidance and
+    known frames. Protocols written before ``guidance``/``eta`` existed hold their defaults."""
+    from ramvid.sampling import SamplerSettings
+
+    settings = SamplerSettings(sampler=p.sampler, steps=p.sampler_steps, resample=p.resample,
+                               guidance=getattr(p, "guidance", 0.0), eta=getattr(p, "eta", 0.0))
+    return settings.network_evaluations(full_steps, conditional=bool(p.cond))
 
 
 def workload(p: Protocol, *, ckpt: str | None, preset: str | None) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from ramvid.diffusion import (
     extract,
     p_mean_variance,
     q_sample,
+    space_timesteps,
 )
 from ramvid.masking import impose, mask_from_indices, validate_cond_indices
 from ramvid.specs import option, validate
@@ -212,9 +213,15 @@ class SamplerSettings:
             return full.respace(self.respacing)
         return full if self.steps is None or self.steps >= full.steps else full.respace(self.steps)
 
+    def chain_steps(self, diffusion_steps: int) -> int:
+        """Steps of the chain ``schedule`` returns, without building it."""
+        if self.respacing is not None:
+            return len(space_timesteps(diffusion_steps, self.respacing))
+        return diffusion_steps if self.steps is None else min(self.steps, diffusion_steps)
+
     def network_evaluations(self, diffusion_steps: int, conditional: bool = True) -> int:
         """Network forward passes per video (a guided call runs 2 per video when frames are known)."""
-        calls = SAMPLERS[self.sampler].calls(self.schedule(diffusion_steps).steps) * self.resample
+        calls = SAMPLERS[self.sampler].calls(self.chain_steps(diffusion_steps)) * self.resample
         return calls * (2 if self.guidance > 0 and conditional else 1)
 
 

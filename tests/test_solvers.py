@@ -82,6 +82,22 @@ def test_network_evaluations_per_sampler() -> None:
     assert SamplerSettings(sampler="heun", steps=10, guidance=1).network_evaluations(1000) == 36
     assert SamplerSettings(sampler="heun", steps=10, guidance=1).network_evaluations(1000, False) == 18
     assert SamplerSettings(steps=5000).network_evaluations(1000) == 1000  # the full chain at most
+    for s in (SamplerSettings(sampler="ddim", respacing="10,15,20"), SamplerSettings(steps=7),
+              SamplerSettings()):  # counted without building the chain, as long as the chain
+        assert s.chain_steps(1000) == s.schedule(1000).steps
+
+
+def test_workload_counts_network_evaluations_as_the_samplers_do() -> None:
+    from benchmarks.protocols import get_protocol
+    from benchmarks.workload import nfe_per_sample
+
+    p = get_protocol("shapes-prediction")  # DDIM, 20 steps
+    assert nfe_per_sample(p, 1000) == 20
+    assert nfe_per_sample(p.replace(sampler="heun", eta=0.0), 1000) == 38  # 2 calls per step
+    assert nfe_per_sample(p.replace(guidance=1.0), 1000) == 40  # conditional + unconditional
+    assert nfe_per_sample(get_protocol("shapes-unconditional").replace(guidance=1.0), 1000) == 20
+    assert nfe_per_sample(p.replace(sampler="ddpm", eta=0.0, resample=3), 1000) == 60
+    assert nfe_per_sample(p, 10**9) == 20  # no chain of 10^9 steps is built
 
 
 def test_generate_with_each_solver(tiny_denoiser, make_known, gen) -> None:
