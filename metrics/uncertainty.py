@@ -112,6 +112,16 @@ class FeaturePairs:
         return int(self.video.max()) + 1
 
     @functools.cached_property
+    def present(self) -> np.ndarray:
+        """The video indices that have generated rows (sorted)."""
+        return np.unique(self.video)
+
+    @property
+    def size(self) -> int:
+        """Videos per set: N when paired, else the smaller of the real rows and the generated videos."""
+        return len(self.real) if self.paired else min(len(self.real), len(self.present))
+
+    @functools.cached_property
     def groups(self) -> list[np.ndarray]:
         """Row indices of each group (repeat), in group order."""
         return [np.flatnonzero(self.group == g) for g in np.unique(self.group)]
@@ -127,9 +137,8 @@ class FeaturePairs:
         if self.paired:
             w = pick(np.arange(len(self.real)), len(self.real), len(self.real))
             return w, w
-        present = np.unique(self.video)
         return (pick(np.arange(len(self.real)), len(self.real), len(self.real)),
-                pick(present, len(present), int(self.video.max()) + 1))
+                pick(self.present, len(self.present), self.videos))
 
 
 # How videos are resampled. "half": half-samples, N // 2 videos without replacement (McCarthy's
@@ -170,7 +179,7 @@ def bootstrap_fvd(pairs: FeaturePairs, *, draws: int = 1000, seed: int = 0, leve
         raise ValueError(f"--bootstrap {draws}: need at least 2 resamples (0 turns the interval off)")
     if scheme not in RESAMPLING:
         raise ValueError(f"resampling scheme {scheme!r}: choose one of {', '.join(RESAMPLING)}")
-    n = len(pairs.real) if pairs.paired else min(len(pairs.real), len(np.unique(pairs.video)))
+    n = pairs.size
     if n < 4:
         raise ValueError(f"an interval needs at least 4 videos per set, got {n}; use --bootstrap 0")
     rng = np.random.default_rng(seed)
@@ -221,7 +230,7 @@ def extrapolate_fvd(pairs: FeaturePairs, *, sizes: Sequence[int] | None = None, 
     and its 1/n fit to n -> infinity (Chong & Forsyth, CVPR 2020). Subsets hold n real videos and
     the generated rows of n videos (paired as in ``bootstrap_fvd``)."""
     rng = np.random.default_rng(seed)
-    full = len(pairs.real) if pairs.paired else min(len(pairs.real), len(np.unique(pairs.video)))
+    full = pairs.size
     sizes = default_sizes(full) if sizes is None else sorted(set(sizes))
     if not sizes or sizes[0] < 2 or sizes[-1] > full:
         raise ValueError(f"subset sizes {list(sizes)} must lie in [2, {full}]")

@@ -307,6 +307,7 @@ def generate(model: torch.nn.Module, config: RamvidConfig, known_uint8: np.ndarr
     dev = resolve_device(None if device is None else str(device))
     schedule = settings.schedule(config.diffusion.steps)
     guided = settings.guidance > 0 and bool(cond)  # nothing known: both branches would be the same
+    train_schedule = Schedule.linear(config.diffusion.steps) if guided else None  # once, for Guided
     if guided and config.mask.p_uncond == 0:
         warnings.warn(f"guidance {settings.guidance:g}: the checkpoint was trained with p_uncond = 0, so "
                       "there is no unconditional model to guide with; sample with guidance 0", stacklevel=2)
@@ -326,8 +327,7 @@ def generate(model: torch.nn.Module, config: RamvidConfig, known_uint8: np.ndarr
             net = denoiser
             if guided:  # z: the sampler's starting noise, drawn from copies of the generators
                 z = randn_per_item(x_known.shape[1:], [_copy(g) for g in gens], dev, x_known.dtype)
-                net = Guided(denoiser, settings.guidance, Schedule.linear(config.diffusion.steps), x_known,
-                             mask, z)
+                net = Guided(denoiser, settings.guidance, train_schedule, x_known, mask, z)
             x = SAMPLERS[settings.sampler].run(net, schedule, x_known, mask, gens, settings, progress)
             _check_finite(x, lo, n)
             out[lo:hi] = QUANTIZE[quantize](x)
