@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks.assets import ci_csv
+from benchmarks.results import write_rows
 from benchmarks.runner import RunResult, RunSpec, run
 
 CI_FIELDS = ("name", "protocol", "method", "checkpoint", "num_videos", "samples_per_video",
@@ -81,16 +82,16 @@ def validate_row(row: dict[str, str], where: str, ci_dir: Path) -> None:
     if not _NAME.fullmatch(row["name"]):
         raise ValueError(f"{where}: name {row['name']!r} must be letters, digits and . _ / - (no '..')")
     try:
-        newest = get_protocol(row["protocol"])
+        protocol = get_protocol(row["protocol"])
     except ValueError as e:
         raise ValueError(f"{where}: {e}") from None
     if "@" not in row["protocol"]:
         warnings.warn(f"{where}: protocol {row['protocol']!r} has no version; write "
-                      f"{newest.key} so that a newer version cannot change what the row computes",
+                      f"{protocol.key} so that a newer version cannot change what the row computes",
                       stacklevel=2)
-    if row["metric"] != get_protocol(row["protocol"]).metric:
+    if row["metric"] != protocol.metric:
         raise ValueError(f"{where}: metric {row['metric']!r} but protocol {row['protocol']} scores "
-                         f"{get_protocol(row['protocol']).metric}")
+                         f"{protocol.metric}")
     if row["method"] != "ckpt" and row["method"] not in BASELINES:
         raise ValueError(f"{where}: method {row['method']!r} must be 'ckpt' or a baseline "
                          f"({', '.join(BASELINES)})")
@@ -164,10 +165,5 @@ def check(path: str | os.PathLike | None = None, *, tolerance: float | None = No
 
 
 def _write_ci(path: Path, rows: list[dict[str, str]]) -> None:
-    from ramvid.utils import atomic_path
-
-    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
-        extra = [k for r in rows for k in r if k not in CI_FIELDS]  # a user's own columns are kept
-        writer = csv.DictWriter(f, fieldnames=[*CI_FIELDS, *dict.fromkeys(extra)], lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
+    extra = [k for r in rows for k in r if k not in CI_FIELDS]  # a user's own columns are kept
+    write_rows(path, rows, [*CI_FIELDS, *dict.fromkeys(extra)])

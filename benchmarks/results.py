@@ -108,6 +108,16 @@ def append_row(path: str | os.PathLike, row: dict[str, Any]) -> Path:
     return path
 
 
+def write_rows(path: str | os.PathLike, rows: list[dict[str, Any]], fields: list[str] | None = None) -> Path:
+    """Replace the CSV at ``path`` with ``rows`` atomically (columns: ``fields``, else the first row's)."""
+    path = Path(path)
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields or list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
 def _cell(v: Any) -> str:
     if v is None:
         return ""

@@ -146,7 +146,8 @@ def _label(r: dict[str, str], num_videos: int | None, sampler_steps: int | None)
     reads_eta = r.get("sampler") in SAMPLERS and SAMPLERS[r["sampler"]].eta
     if reads_eta and eta != (own.eta if own else 0.0):  # another sampler ran without it
         label += f", eta {eta:g}"
-    if row_version(r) != _newest_version(r["protocol"]):
+    newest = _newest_version(r["protocol"])
+    if newest and row_version(r) != newest:  # a protocol the registry does not know has no newer one
         label += f", v{r.get('version')}"
     return label
 

@@ -384,12 +384,9 @@ def _plot(rows: list[dict]) -> None:
 
 
 def _write_csv(path: Path, rows: list[dict]) -> None:
-    from ramvid.utils import atomic_path
+    from benchmarks.results import write_rows
 
-    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
+    write_rows(path, rows)
 
 
 def main(argv: list[str] | None = None) -> None:
