@@ -43,6 +43,7 @@ import numpy as np
 import torch
 
 from benchmarks.assets import showcase_checkpoint
+from benchmarks.protocols import get_protocol
 from benchmarks.runner import RunSpec, run
 from ramvid.sampling import SAMPLERS, SamplerSettings
 
@@ -172,14 +173,16 @@ def time_samplers(points: Iterable[Point], batch_size: int, steps: int = 10, rep
     from ramvid.sampling import generate
 
     model, config, _ = load_model(showcase_checkpoint(), use_ema=True, device="cpu")
-    known = open_dataset("shapes", "test", frames=16, resolution=32).clips(list(range(batch_size)))
+    p = get_protocol(PROTOCOL)
+    known = open_dataset(p.dataset, p.split, frames=p.frames, resolution=p.resolution,
+                         seed=p.data_seed).clips(list(range(batch_size)))
     rows = []
     for sampler, guided in _timing_pairs(points):
         settings = SamplerSettings(sampler=sampler, steps=steps, guidance=1.0 if guided else 0.0)
         best = float("inf")
         for _ in range(repeats):  # the fastest repeat: the machine is shared
             t0 = time.perf_counter()
-            generate(model, config, known, (0, 1, 2, 3), settings, batch_size=batch_size, device="cpu",
+            generate(model, config, known, p.cond, settings, batch_size=batch_size, device="cpu",
                      progress=False)
             best = min(best, time.perf_counter() - t0)
         per = best / batch_size / settings.network_evaluations(config.diffusion.steps, conditional=False)
@@ -210,7 +213,6 @@ EXTRA: dict[str, dict] = {
 def extra_points(names: Iterable[str], num_videos: int, batch_size: int) -> None:
     """FVD of ``EXTRA`` settings with the runner's videos, keys, seeds and FVD (``generate`` called as
     ``benchmarks.methods.model_method`` calls it; ``ddim-10-check`` reproduces the curve's ddim-10)."""
-    from benchmarks.protocols import get_protocol
     from benchmarks.runner import open_source
     from metrics.fvd import compute_fvd
     from ramvid.checkpoint import load_model
@@ -260,7 +262,8 @@ def long_videos(num_videos: int, batch_size: int, total: int = 64, context: int 
 
     model, config, _ = load_model(showcase_checkpoint(), use_ema=True, device="cpu")
     window = config.frames
-    source = open_dataset("shapes", "test", frames=total, resolution=config.resolution)
+    p = get_protocol(PROTOCOL)
+    source = open_dataset(p.dataset, p.split, frames=total, resolution=p.resolution, seed=p.data_seed)
     real = source.clips(list(range(num_videos)))
     last = slice(total - window, total)
     other = source.clips(list(range(num_videos, 2 * num_videos)))
@@ -274,13 +277,13 @@ def long_videos(num_videos: int, batch_size: int, total: int = 64, context: int 
         if path.is_file():  # resumable at the granularity of a scheme
             fake = load_npz(path)
         else:
-            fake = generate_long(model, config, real, (0, 1, 2, 3), total_frames=total, scheme=scheme,
+            fake = generate_long(model, config, real, p.cond, total_frames=total, scheme=scheme,
                                  context=context, sampler="ddim", steps=steps, batch_size=batch_size,
                                  device="cpu", progress=False)
             path.parent.mkdir(parents=True, exist_ok=True)
             save_npz(path, fake)
         rows.append({"scheme": scheme, "context": context, "num_videos": num_videos,
-                     "windows": len(make_plan(scheme, total, window, (0, 1, 2, 3), context)),
+                     "windows": len(make_plan(scheme, total, window, p.cond, context)),
                      "fvd_last_window": compute_fvd(real[:, last], fake[:, last]),
                      "fvd_first_window": compute_fvd(real[:, :window], fake[:, :window]),
                      "seconds": round(time.time() - t0), "git_hash": git_hash()})
