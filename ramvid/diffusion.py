@@ -173,6 +173,11 @@ def model_timesteps(schedule: Schedule, t: torch.Tensor) -> torch.Tensor:
     return orig.float() * (1000.0 / schedule.original_steps)
 
 
+def train_index(t_model: torch.Tensor, steps: int) -> torch.Tensor:
+    """``model_timesteps`` inverted: what the network sees -> index on the ``steps``-step training chain."""
+    return torch.round(t_model.detach().double().cpu() * (steps / 1000.0)).long()
+
+
 def q_sample(schedule: Schedule, x0: torch.Tensor, t: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
     """x_t = sqrt(abar_t) x0 + sqrt(1 - abar_t) noise; x0, noise [B, ...], t [B] step indices."""
     ac = schedule.alphas_cumprod
@@ -262,7 +267,7 @@ class EpsFromV:
 
     def __call__(self, x_t: torch.Tensor, t_model: torch.Tensor) -> torch.Tensor:
         v = self.network(x_t, t_model)
-        idx = torch.round(t_model.detach().double().cpu() * (self.steps / 1000.0)).long()
+        idx = train_index(t_model, self.steps)
         return extract(self.sqrt_one_minus_ac, idx, x_t) * x_t + extract(self.sqrt_ac, idx, x_t) * v
 
 

@@ -29,6 +29,7 @@ from ramvid.diffusion import (
     p_mean_variance,
     q_sample,
     space_timesteps,
+    train_index,
 )
 from ramvid.masking import impose, mask_from_indices, validate_cond_indices
 from ramvid.specs import option, validate
@@ -122,7 +123,7 @@ class Guided:
         self.frames = cond_mask[:, None, :, None, None].to(x_known.device)  # bool [B, 1, T, 1, 1]
 
     def __call__(self, x_t: torch.Tensor, t_model: torch.Tensor) -> torch.Tensor:
-        idx = torch.round(t_model.detach().double().cpu() * (self.train.steps / 1000.0)).long()
+        idx = train_index(t_model, self.train.steps)
         noised = q_sample(self.train, self.x_known, idx, self.noise)
         x_u = torch.where(self.frames, noised, x_t)
         eps = self.denoiser(torch.cat([x_t, x_u]), torch.cat([t_model, t_model]))
