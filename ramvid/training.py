@@ -369,9 +369,7 @@ def _loop(state: TrainState, config: RamvidConfig, batches: Batches, spec: Train
                 out_of_time = max_minutes is not None and distributed.any_true(
                     time.perf_counter() - started >= 60 * max_minutes, world)
                 if state.step % spec.save_every == 0 or state.step == steps or out_of_time:
-                    _save(state, config, spec, data, world)
-                    if plots is not None:
-                        plots.checkpoint()
+                    _save(state, config, spec, data, world, plots)
             except TrainingDiverged as e:
                 kept = latest_checkpoint(out_dir)
                 raise TrainingDiverged(f"{e}; stopped without saving (last good checkpoint: "
@@ -388,12 +386,15 @@ def _loop(state: TrainState, config: RamvidConfig, batches: Batches, spec: Train
 
 
 def _save(state: TrainState, config: RamvidConfig, spec: TrainSpec, data: dict[str, Any],
-          world: distributed.World) -> None:
-    """Rank 0 writes ``ckpt-<step>.pt`` (and prunes old ones) while the other ranks wait."""
+          world: distributed.World, plots: Any = None) -> None:
+    """Rank 0 writes ``ckpt-<step>.pt`` (and prunes old ones) and the loss plot while the other
+    ranks wait."""
     check_finite_weights(state.model, state.step)  # on every rank: all raise together
     if world.main:
-        with distributed.sigterm_exits(world):  # killed mid-write by torchrun: the temp file goes
+        with distributed.sigterm_exits(world):  # killed mid-write by torchrun: the temp files go
             _write_checkpoint(state, config, spec, data)
+            if plots is not None:
+                plots.checkpoint()
     distributed.barrier(world)
 
 
