@@ -51,7 +51,6 @@ PROTOCOL = "shapes-prediction@1"
 RESULTS = Path("results")
 RUNS_CSV = RESULTS / "sampler_quality_runs.csv"
 TIMING_CSV = RESULTS / "sampler_quality_timing.csv"
-LONG_CSV = RESULTS / "sampler_quality_long.csv"
 EXTRA_CSV = RESULTS / "sampler_quality_extra.csv"
 SUMMARY_CSV = RESULTS / "sampler_quality.csv"
 PLOT = RESULTS / "sampler_quality.png"
@@ -192,8 +191,9 @@ def time_samplers(points: Iterable[Point], batch_size: int, steps: int = 10, rep
     _write_csv(TIMING_CSV, rows)
 
 
-# Settings outside the protocol's fields (DDIM's eta, improved-diffusion's respacing syntax) near the
-# 20-NFE goal: name -> SamplerSettings fields.
+# Settings near the 20-NFE goal measured beside the runner: improved-diffusion's respacing syntax is
+# not a protocol field; the eta points were measured here before eta became one (the curve's runner
+# points ddim-eta0.5-20 and -10 reproduce them exactly). Name -> SamplerSettings fields.
 EXTRA: dict[str, dict] = {
     "ddim-20": {"sampler": "ddim", "steps": 20},
     "ddim-ddim20": {"sampler": "ddim", "respacing": "ddim20"},
@@ -245,50 +245,6 @@ def extra_points(names: Iterable[str], num_videos: int, batch_size: int) -> None
                      "num_videos": num_videos, "seconds": round(time.time() - t0), "git_hash": git_hash()})
         print(rows[-1], flush=True)
     _write_csv(EXTRA_CSV, rows)
-
-
-def long_videos(num_videos: int, batch_size: int, total: int = 64, context: int = 4, steps: int = 25) -> None:
-    """FVD of the last 16-frame window of 64-frame videos (4 given frames) per scheme, DDIM ``steps``.
-
-    Reference: the real clips' frames at the same offset. Scale: a disjoint set of real windows at
-    that offset (videos N..2N-1), and the first window of the same samples.
-    """
-    from metrics.fvd import compute_fvd
-    from ramvid.checkpoint import load_model
-    from ramvid.data import open_dataset
-    from ramvid.long_video import SCHEMES, generate_long, make_plan
-    from ramvid.utils import git_hash
-    from ramvid.video import load_npz, save_npz
-
-    model, config, _ = load_model(showcase_checkpoint(), use_ema=True, device="cpu")
-    window = config.frames
-    p = get_protocol(PROTOCOL)
-    source = open_dataset(p.dataset, p.split, frames=total, resolution=p.resolution, seed=p.data_seed)
-    real = source.clips(list(range(num_videos)))
-    last = slice(total - window, total)
-    other = source.clips(list(range(num_videos, 2 * num_videos)))
-    rows = [{"scheme": "real (videos N..2N-1)", "context": "", "num_videos": num_videos, "windows": "",
-             "fvd_last_window": compute_fvd(real[:, last], other[:, last]),
-             "fvd_first_window": compute_fvd(real[:, :window], other[:, :window]), "seconds": "",
-             "git_hash": ""}]
-    for scheme in SCHEMES:
-        path = WORK / f"long-{scheme}-{total}-c{context}-ddim{steps}-n{num_videos}.npz"
-        t0 = time.time()
-        if path.is_file():  # resumable at the granularity of a scheme
-            fake = load_npz(path)
-        else:
-            fake = generate_long(model, config, real, p.cond, total_frames=total, scheme=scheme,
-                                 context=context, sampler="ddim", steps=steps, batch_size=batch_size,
-                                 device="cpu", progress=False)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            save_npz(path, fake)
-        rows.append({"scheme": scheme, "context": context, "num_videos": num_videos,
-                     "windows": len(make_plan(scheme, total, window, p.cond, context)),
-                     "fvd_last_window": compute_fvd(real[:, last], fake[:, last]),
-                     "fvd_first_window": compute_fvd(real[:, :window], fake[:, :window]),
-                     "seconds": round(time.time() - t0), "git_hash": git_hash()})
-        print(rows[-1], flush=True)
-    _write_csv(LONG_CSV, rows)
 
 
 def report(points: list[Point], num_videos: int) -> None:
@@ -422,7 +378,9 @@ def main(argv: list[str] | None = None) -> None:
     elif args.stage == "time":
         time_samplers(points, args.batch_size)
     elif args.stage == "long":
-        long_videos(args.num_videos, args.batch_size)
+        from benchmarks.perf.long_video_quality import long_videos
+
+        long_videos(PROTOCOL, WORK, RESULTS / "sampler_quality_long.csv", args.num_videos, args.batch_size)
     else:
         report(points, args.num_videos)
 
